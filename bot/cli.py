@@ -1,0 +1,171 @@
+"""Command line: ``python -m bot [run|chat|match|kb|serve|dossiers|db] ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Trợ lý Dịch vụ công: chatbot for Vietnamese online public services.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat (default)")
+    chat = sub.add_parser("chat", help="terminal chat (also reads piped stdin, one message per line)")
+    chat.add_argument("--user", default=None, help="user id to chat as (default: local-<login>)")
+    match = sub.add_parser("match", help="match questions from stdin, one JSON line each on stdout")
+    match.add_argument("--kb", type=Path, default=None, help="knowledge folder (default: KNOWLEDGE_DIR)")
+
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
+    check = kb_sub.add_parser("check", help="validate every knowledge file; non-zero exit on problems")
+    check.add_argument("--kb", type=Path, default=None)
+    dump = kb_sub.add_parser("dump", help="print every entry as one JSON array")
+    dump.add_argument("--kb", type=Path, default=None)
+    imp = kb_sub.add_parser("import", help="import a province's procedure list (CSV) as draft entries")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--kb", type=Path, default=None)
+    gaps = kb_sub.add_parser("gaps", help="most frequent unanswered or low-confidence questions")
+    gaps.add_argument("--limit", type=int, default=20)
+    gaps.add_argument("--days", type=int, default=0, help="only the last N days (0 = all)")
+
+    serve = sub.add_parser("serve", help="web server: Telegram and Zalo webhooks, dossier push API, /healthz")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--set-webhooks", metavar="URL", default=None,
+                       help="register both webhooks at this public base URL and exit")
+
+    dossiers = sub.add_parser("dossiers", help="dossier (hồ sơ) data")
+    d_sub = dossiers.add_subparsers(dest="dossiers_command", metavar="DOSSIERS_COMMAND", required=True)
+    d_imp = d_sub.add_parser("import", help="import or update dossiers from a CSV file")
+    d_imp.add_argument("file", type=Path)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version")
+    return p
+
+
+def setup_logging(settings: Settings, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet and settings.log_level in ("INFO",) else getattr(logging, settings.log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    interactive_terminal = command == "chat" or (command == "run" and not settings.telegram_bot_token)
+    setup_logging(settings, quiet=interactive_terminal or command in ("match", "kb"))
+    try:
+        return asyncio.run(_dispatch(command, args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    if command == "match":
+        from knowledge.match_cli import run as run_match
+
+        return run_match(sys.stdin, sys.stdout, args.kb or settings.knowledge_dir)
+    if command == "kb":
+        return await _kb(args, settings)
+    if command == "chat" or (command == "run" and not settings.telegram_bot_token):
+        return await _chat(settings, getattr(args, "user", None))
+    if command == "run":
+        from bot.telegram_channel import run_polling
+
+        await run_polling(settings)
+        return 0
+    if command == "serve":
+        from bot.server import serve
+
+        return await serve(settings, host=args.host, port=args.port, workers=args.workers,
+                           set_webhooks=args.set_webhooks)
+    if command == "dossiers":
+        from bot.dossier_import import import_csv_command
+
+        return await import_csv_command(settings, args.file)
+    if command == "db":
+        from storage.migrate import upgrade_command
+
+        return await upgrade_command(settings)
+    raise AssertionError(command)
+
+
+async def _chat(settings: Settings, user: str | None) -> int:
+    from bot.terminal import run_terminal
+    from handlers.app import build_dispatcher
+
+    dispatcher = await build_dispatcher(settings)
+    try:
+        await run_terminal(dispatcher, user_id=user)
+    finally:
+        await dispatcher.services.store.close()
+    return 0
+
+
+async def _kb(args: argparse.Namespace, settings: Settings) -> int:
+    kb_dir: Path = getattr(args, "kb", None) or settings.knowledge_dir
+    if args.kb_command == "check":
+        from knowledge.checks import check_command
+
+        return check_command(kb_dir, sys.stdout)
+    if args.kb_command == "dump":
+        from knowledge.loader import load_knowledge
+
+        result = load_knowledge(kb_dir)
+        data = [e.model_dump(mode="json") for e in result.entries]
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return 1 if result.problems else 0
+    if args.kb_command == "import":
+        from knowledge.importer import import_command
+
+        return import_command(args.file, kb_dir, sys.stdout)
+    if args.kb_command == "gaps":
+        return await _gaps(settings, args.limit, args.days)
+    raise AssertionError(args.kb_command)
+
+
+async def _gaps(settings: Settings, limit: int, days: int) -> int:
+    import datetime as dt
+
+    from storage.store import Store
+
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.create_schema()
+        since = store.now() - dt.timedelta(days=days) if days > 0 else None
+        rows = await store.question_gaps(limit=limit, since=since)
+    finally:
+        await store.close()
+    if not rows:
+        print("No unanswered or low-confidence questions logged yet.")
+        return 0
+    print(f"{'count':>5}  {'best guess':<28} {'score':>5}  question")
+    for r in rows:
+        score = f"{r['score']:.2f}" if r["score"] is not None else "  -  "
+        print(f"{r['count']:>5}  {(r['best_id'] or '-'):<28} {score:>5}  {r['question'][:100]}")
+    return 0

@@ -1,0 +1,49 @@
+"""Plain-text rendering of replies for channels without buttons (terminal, Zalo)."""
+
+from __future__ import annotations
+
+from handlers.texts import common as T
+from handlers.types import Reply
+
+
+def choice_hint(n: int) -> str:
+    """'Gõ 1, 2 hoặc 3 để chọn ạ.'"""
+    if n == 1:
+        numbers = "1"
+    else:
+        numbers = ", ".join(str(i) for i in range(1, n)) + f" hoặc {n}"
+    return T.CHOICE_HINT.format(numbers=numbers)
+
+
+def render_plain(reply: Reply) -> str:
+    """Title, text, then the buttons as a numbered list with a hint."""
+    parts = []
+    if reply.title:
+        parts.append(reply.title.upper() if len(reply.title) < 80 else reply.title)
+    parts.append(reply.text)
+    buttons = reply.all_buttons()
+    if buttons:
+        parts.append("\n".join(f"{i}. {b.label}" for i, b in enumerate(buttons, 1)))
+        parts.append(choice_hint(len(buttons)))
+    return "\n".join(parts)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split a long message at line, then sentence, then word boundaries, each part ≤ limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n")
+        if cut < limit // 3:
+            cut = max(window.rfind(". "), window.rfind("! "), window.rfind("? "))
+            cut = cut + 1 if cut >= limit // 3 else window.rfind(" ")
+        if cut < limit // 3:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return [p for p in parts if p]

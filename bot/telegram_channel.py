@@ -1,0 +1,211 @@
+"""Telegram channel: translates python-telegram-bot updates to the core and replies back.
+
+Only translation happens here: HTML escaping, inline keyboards, splitting long messages,
+the typing indicator and bot commands. All state is in storage, not in PTB's persistence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot.config import Settings
+from bot.render import split_text
+from handlers.dispatcher import Dispatcher
+from handlers.types import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_MESSAGE = 4096
+PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
+COMMANDS = [
+    BotCommand("start", "Bắt đầu, xem menu chính"),
+    BotCommand("menu", "Các mục chính"),
+    BotCommand("help", "Cách dùng trợ lý"),
+]
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """Translate a Telegram update; None for updates the bot ignores (edits, joins...)."""
+    key = str(update.update_id)
+    if update.callback_query is not None:
+        q = update.callback_query
+        chat = q.message.chat if q.message else None
+        return Incoming(CHANNEL, str(q.from_user.id), str(chat.id if chat else q.from_user.id), "action",
+                        action=q.data or "", display_name=q.from_user.full_name, update_key=key,
+                        chat_type="private" if chat is None or chat.type == "private" else "group")
+    msg = update.message
+    if msg is None or msg.from_user is None:
+        return None
+    base: dict[str, Any] = dict(
+        channel=CHANNEL, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id),
+        display_name=msg.from_user.full_name, update_key=key,
+        chat_type="private" if msg.chat.type == "private" else "group",
+    )
+    if msg.text is not None:
+        command = _command(msg)
+        if command:
+            return Incoming(kind="command", text=command, **base)
+        reply_to = str(msg.reply_to_message.message_id) if msg.reply_to_message else ""
+        return Incoming(kind="text", text=msg.text, reply_to=reply_to, **base)
+    if msg.photo:
+        return Incoming(kind="photo", photo_url=f"tg-file:{msg.photo[-1].file_id}", text=msg.caption or "", **base)
+    if msg.sticker is not None:
+        return Incoming(kind="sticker", **base)
+    return Incoming(kind="other", **base)
+
+
+def _command(msg: Message) -> str:
+    """The command name if the message starts with a bot_command entity."""
+    for ent in msg.entities or ():
+        if ent.type == MessageEntity.BOT_COMMAND and ent.offset == 0:
+            name = msg.text[1:ent.length].split("@", 1)[0]  # type: ignore[index]
+            return name.lower()
+    return ""
+
+
+def to_html(reply: Reply) -> list[str]:
+    """Escaped HTML chunks, each within Telegram's 4,096-character limit."""
+    chunks = split_text(reply.text, PLAIN_CHUNK)
+    out = [html.escape(c, quote=False) for c in chunks]
+    if reply.title:
+        out[0] = f"<b>{html.escape(reply.title, quote=False)}</b>\n{out[0]}"
+    final: list[str] = []
+    for chunk in out:  # escaping can still overflow in pathological texts
+        final.extend(split_text(chunk, MAX_MESSAGE) if len(chunk) > MAX_MESSAGE else [chunk])
+    return final
+
+
+def to_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.action) for b in row]
+                                 for row in reply.buttons])
+
+
+async def send_reply(bot: Any, chat_id: str | int, reply: Reply) -> Message:
+    """Send one reply (possibly several messages); buttons go on the last one."""
+    chunks = to_html(reply)
+    last: Message | None = None
+    for i, chunk in enumerate(chunks):
+        markup = to_keyboard(reply) if i == len(chunks) - 1 else None
+        last = await _with_retry(lambda: bot.send_message(chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML,
+                                                          reply_markup=markup, disable_web_page_preview=True))
+    assert last is not None
+    return last
+
+
+async def _with_retry(call: Any, attempts: int = 3) -> Any:
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            if attempt == attempts - 1:
+                raise
+            delay = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
+            await asyncio.sleep(min(float(delay), 30.0))
+    raise AssertionError("unreachable")
+
+
+class TelegramSender:
+    """Pushes outbox messages to Telegram chats."""
+
+    channel = CHANNEL
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        msg = await send_reply(self.bot, chat_id, reply)
+        return str(msg.message_id)
+
+
+def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bool = True) -> Application:
+    """A PTB Application whose only handler passes every update to the core."""
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(64)
+        .post_init(_post_init)
+    )
+    if not updater:
+        builder = builder.updater(None)
+    app = builder.build()
+
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await handle_update(dispatcher, context.bot, update)
+
+    app.add_handler(TypeHandler(Update, on_update))
+    app.add_error_handler(_on_error)
+    dispatcher.services.extras.setdefault("senders", {})[CHANNEL] = TelegramSender(app.bot)
+    return app
+
+
+async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> None:
+    """Translate, run the core, send the replies."""
+    incoming = to_incoming(update)
+    if incoming is None:
+        return
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer()
+        except TelegramError:
+            log.debug("callback answer failed", exc_info=True)
+    if incoming.chat_type == "private":
+        try:
+            await bot.send_chat_action(chat_id=incoming.chat_id, action=ChatAction.TYPING)
+        except TelegramError:
+            log.debug("typing indicator failed", exc_info=True)
+    outcome = await dispatcher.handle(incoming)
+    for reply in outcome.replies:
+        try:
+            await send_reply(bot, incoming.chat_id, reply)
+        except TelegramError as exc:
+            log.warning("send to telegram chat failed: %s", type(exc).__name__)
+            break
+    after = dispatcher.services.extras.get("after_update")
+    if after is not None:  # observers (tests, metrics) learn that the update is fully handled
+        after(CHANNEL, incoming.update_key)
+
+
+async def _post_init(app: Application) -> None:
+    try:
+        await app.bot.set_my_commands(COMMANDS)
+    except TelegramError:
+        log.warning("could not register bot commands", exc_info=True)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("telegram error: %s", type(context.error).__name__, exc_info=context.error)
+
+
+async def run_polling(settings: Settings) -> None:
+    """Run the bot on Telegram with long polling until interrupted."""
+    from bot.runtime import background_jobs
+    from handlers.app import build_dispatcher
+
+    dispatcher = await build_dispatcher(settings)
+    app = build_application(settings, dispatcher)
+    stop = asyncio.Event()
+    async with app:
+        await app.start()
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)  # type: ignore[union-attr]
+        log.info("Telegram bot running (long polling)")
+        async with background_jobs(dispatcher.services):
+            try:
+                await stop.wait()
+            finally:
+                await app.updater.stop()  # type: ignore[union-attr]
+                await app.stop()
+    await dispatcher.services.store.close()

@@ -1,0 +1,50 @@
+"""Terminal channel: chat with the bot in a shell, or pipe one message per line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TextIO
+
+from bot.render import render_plain
+from handlers.dispatcher import Dispatcher
+from handlers.types import Incoming, Reply
+
+CHANNEL = "terminal"
+
+
+def to_incoming(line: str, user_id: str) -> Incoming:
+    """A typed line: '/start' and friends are commands, anything else is text."""
+    text = line.rstrip("\r\n")
+    stripped = text.strip()
+    if stripped.startswith("/") and len(stripped) > 1 and stripped[1:].split()[0].isalpha():
+        return Incoming(CHANNEL, user_id, user_id, "command", text=stripped[1:].split()[0].lower())
+    return Incoming(CHANNEL, user_id, user_id, "text", text=text)
+
+
+def format_replies(replies: list[Reply]) -> str:
+    return "\n\n".join(render_plain(r) for r in replies)
+
+
+async def run_terminal(dispatcher: Dispatcher, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+                       user_id: str | None = None, interactive: bool | None = None) -> None:
+    """Read messages line by line and print the bot's replies."""
+    user_id = user_id or f"local-{getpass.getuser()}"
+    interactive = stdin.isatty() if interactive is None else interactive
+    if interactive:
+        out = await dispatcher.handle(to_incoming("/start", user_id))
+        stdout.write(format_replies(out.replies) + "\n\n(Gõ câu hỏi; Ctrl+D để thoát.)\n")
+    loop = asyncio.get_running_loop()
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line:
+            break
+        out = await dispatcher.handle(to_incoming(line, user_id))
+        stdout.write(format_replies(out.replies) + "\n")
+        if not interactive:
+            stdout.write("---\n")
+        stdout.flush()

@@ -1,0 +1,120 @@
+"""Core conversation: greeting, menu, help, and answering knowledge questions."""
+
+from __future__ import annotations
+
+from handlers import cards
+from handlers.context import Context
+from handlers.router import Router
+from handlers.texts import common as T
+from handlers.types import Button, Reply
+from knowledge.matcher import MatchResult
+from knowledge.schema import Procedure
+
+router = Router()
+
+# Menu items: (label, action of the feature that serves it)
+MENU_ITEMS = (
+    (T.MENU_ASK, "menu:ask"),
+    (T.MENU_GUIDE, "guide:menu"),
+    (T.MENU_STATUS, "dossier:start"),
+    (T.MENU_COMPLAINT, "complaint:start"),
+    (T.MENU_HUMAN, "menu:human"),
+)
+# Questions people ask most, offered when nothing matched.
+POPULAR = ("khai-sinh", "cap-can-cuoc", "dang-ky-tam-tru", "ly-lich-tu-phap", "doi-gplx")
+
+
+def menu_buttons() -> list[list[Button]]:
+    return [[Button(label, action)] for label, action in MENU_ITEMS]
+
+
+def menu_reply(text: str = T.MENU_PROMPT) -> Reply:
+    return Reply.make(text, menu_buttons())
+
+
+@router.command("start")
+async def start(ctx: Context, _: str) -> list[Reply]:
+    ctx.session.state = ""
+    return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME))]
+
+
+@router.command("menu")
+@router.action("menu")
+async def menu(ctx: Context, arg: str) -> list[Reply]:
+    if arg == "ask":
+        ctx.session.state = ""
+        return [Reply.make(T.ASK_PROMPT, [[Button(T.BTN_MENU, "menu")]])]
+    if arg == "human":
+        return await handoff(ctx, "menu")
+    ctx.session.state = ""
+    return [menu_reply()]
+
+
+@router.command("help")
+async def help_command(ctx: Context, _: str) -> list[Reply]:
+    return [Reply.make(T.HELP, menu_buttons())]
+
+
+async def handoff(ctx: Context, reason: str) -> list[Reply]:
+    """Point the citizen to a person and record the handoff with what was said so far."""
+    summary = ctx.session.data.get("last_topic", "")
+    await ctx.store.add_handoff(ctx.session.user_id, reason, summary or "(chưa có chủ đề)")
+    return [Reply.make(T.HUMAN, [[Button(T.BTN_MENU, "menu")]])]
+
+
+@router.intent("help")
+async def on_help(ctx: Context, result: MatchResult) -> list[Reply]:
+    kind = result.help_kind
+    if kind == "thanks":
+        return [Reply.make(T.THANKS)]
+    if kind == "bye":
+        return [Reply.make(T.BYE)]
+    if kind == "about":
+        return [Reply.make(T.ABOUT.format(bot_name=T.BOT_NAME), menu_buttons())]
+    if kind == "human":
+        return await handoff(ctx, "asked")
+    if kind == "greeting":
+        return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME))]
+    return [menu_reply()]
+
+
+@router.intent("procedure")
+async def on_question(ctx: Context, result: MatchResult) -> list[Reply]:
+    if result.decision == "answer" and result.matches:
+        entry = ctx.kb.get(result.matches[0].id)
+        if entry is not None:
+            ctx.session.data["last_topic"] = entry.id
+            if result.wants_guide and isinstance(entry, Procedure) and "guide" in ctx.services.extras:
+                return await ctx.services.extras["guide"](ctx, entry.id)
+            return [cards.entry_card(entry)]
+    if result.decision in ("answer", "ask") and result.matches:
+        return [did_you_mean(ctx, [m.id for m in result.matches])]
+    return await on_unknown(ctx, result)
+
+
+def did_you_mean(ctx: Context, ids: list[str]) -> Reply:
+    rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in ids[:3] if i in ctx.kb.entries]
+    rows.append([Button(T.NONE_OF_THESE, "kb:none")])
+    return Reply.make(T.DID_YOU_MEAN, rows)
+
+
+@router.intent("unknown")
+async def on_unknown(ctx: Context, result: MatchResult | None = None) -> list[Reply]:
+    rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in POPULAR if i in ctx.kb.entries]
+    rows.append([Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")])
+    return [Reply.make(f"{T.NOT_FOUND}\n{T.NOT_FOUND_SUGGEST}", rows)]
+
+
+@router.action("kb")
+async def on_kb_button(ctx: Context, arg: str) -> list[Reply]:
+    part, _, entry_id = arg.partition(":")
+    if part == "none":
+        return await on_unknown(ctx)
+    entry = ctx.kb.get(entry_id)
+    if entry is None:
+        return [Reply.make(T.UNKNOWN_BUTTON, [[Button(T.BTN_MENU, "menu")]])]
+    ctx.session.data["last_topic"] = entry.id
+    if part == "card" or not isinstance(entry, Procedure):
+        return [cards.entry_card(entry)]
+    reply = cards.detail(entry, part)
+    return [reply] if reply else [Reply.make(T.UNKNOWN_BUTTON, [[Button(T.BTN_MENU, "menu")]])]

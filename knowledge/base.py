@@ -1,0 +1,47 @@
+"""The loaded knowledge base: entries by id, and the matcher built over them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from knowledge.loader import Problem, load_knowledge
+from knowledge.matcher import Matcher
+from knowledge.schema import Faq, Procedure
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeError(Exception):
+    """The knowledge folder has no usable entry."""
+
+
+class KnowledgeBase:
+    """In-memory index of the knowledge entries, built once at start."""
+
+    def __init__(self, entries: Iterable[Procedure | Faq], problems: list[Problem] | None = None,
+                 abbreviations: Path | None = None) -> None:
+        self.entries: dict[str, Procedure | Faq] = {e.id: e for e in entries}
+        self.problems = problems or []
+        self.matcher = Matcher.build(list(self.entries.values()), abbreviations)
+
+    @classmethod
+    def from_dir(cls, kb_dir: Path) -> "KnowledgeBase":
+        result = load_knowledge(kb_dir)
+        for p in result.problems:
+            log.warning("knowledge problem: %s", p)
+        if not result.entries:
+            raise KnowledgeError(f"no valid knowledge entry in {kb_dir}")
+        abbreviations = kb_dir / "abbreviations.yaml"
+        return cls(result.entries, result.problems, abbreviations if abbreviations.is_file() else None)
+
+    def get(self, entry_id: str) -> Procedure | Faq | None:
+        return self.entries.get(entry_id)
+
+    def procedure(self, entry_id: str) -> Procedure | None:
+        e = self.entries.get(entry_id)
+        return e if isinstance(e, Procedure) else None
+
+    def __len__(self) -> int:
+        return len(self.entries)

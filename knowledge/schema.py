@@ -1,0 +1,168 @@
+"""Schema of a knowledge entry: one YAML file per procedure (TTHC) or general topic (FAQ).
+
+Agencies edit the YAML files; this module is the contract those files must meet.
+Every model forbids unknown fields so that a typo in a field name is reported by
+``python -m bot kb check`` instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class OnlineLevel(str, Enum):
+    """How much of a procedure can be done online (Decree 42/2022, Decree 118/2025)."""
+
+    FULL = "toàn trình"  # submit, pay and receive the result online (formerly "mức độ 4")
+    PARTIAL = "một phần"  # some step must be done in person (formerly "mức độ 3")
+    IN_PERSON = "trực tiếp"  # no online submission
+
+
+class Source(_Strict):
+    """Where a fact comes from: a legal document or an official page."""
+
+    title: NonEmpty
+    url: str = ""
+
+
+class Problem(_Strict):
+    """A common problem at one guide step and how to get past it."""
+
+    problem: NonEmpty
+    fix: NonEmpty
+
+
+class Step(_Strict):
+    """One online submission step, short enough for a phone screen."""
+
+    text: NonEmpty
+    problems: list[Problem] = []
+
+
+class Document(_Strict):
+    """One paper in the dossier (thành phần hồ sơ)."""
+
+    name: NonEmpty
+    form: NonEmpty = "bản chính"  # bản chính | bản sao | bản sao có chứng thực | bản chụp | xuất trình | điện tử
+    count: int = Field(default=1, ge=0)
+    note: str = ""
+    where: str = ""  # where the citizen gets it, for the guide's checklist
+    replaced_by_vneid: bool = False  # no longer needed: the data is read from VNeID / national databases
+    optional: bool = False  # only in some cases (say which in ``note``)
+
+
+class Fees(_Strict):
+    """Fees and charges (phí, lệ phí)."""
+
+    summary: NonEmpty  # one line for the card, e.g. "Miễn lệ phí" or "50.000–100.000 đ tùy tỉnh"
+    details: list[str] = []  # exemptions, online-payment discounts, provincial variation
+
+
+class OnlineSubmission(_Strict):
+    """Where and how to find the procedure online."""
+
+    portal: NonEmpty  # e.g. "Cổng Dịch vụ công quốc gia" or "Cổng dịch vụ công của tỉnh"
+    url: NonEmpty
+    how_to_find: NonEmpty  # exact menu path or search term on the portal
+
+
+class EligibilityQuestion(_Strict):
+    """A yes/no question asked before a guide; the wrong answer ends in another route."""
+
+    question: NonEmpty
+    expect: Literal["yes", "no"] = "yes"  # the answer that keeps the citizen on this guide
+    otherwise: NonEmpty  # what to tell the citizen when the answer differs (why, where to go)
+    redirect: str = ""  # optional id of the entry that fits this case instead
+
+
+class _EntryBase(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    name: NonEmpty
+    field: NonEmpty
+    aliases: list[NonEmpty] = Field(min_length=1)
+    keywords: list[str] = []  # extra words that point to this entry (not shown to citizens)
+    related: list[str] = []  # ids of related entries
+    sources: list[Source] = Field(min_length=1)
+    updated: dt.date
+
+    @field_validator("aliases")
+    @classmethod
+    def _no_duplicate_alias(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for alias in v:
+            key = alias.casefold()
+            if key in seen:
+                raise ValueError(f"alias repeated: {alias!r}")
+            seen.add(key)
+        return v
+
+
+class Procedure(_EntryBase):
+    """An administrative procedure (thủ tục hành chính)."""
+
+    kind: Literal["procedure"]
+    handled_by: NonEmpty
+    online_level: OnlineLevel
+    online: OnlineSubmission
+    in_person: NonEmpty  # where to go in person (one-stop desk ...)
+    postal: str = ""  # how the postal route (bưu chính công ích) applies; empty = not offered
+    who: NonEmpty
+    documents: list[Document] = Field(min_length=2)
+    steps: list[Step] = Field(min_length=2)
+    fees: Fees
+    processing_time: NonEmpty
+    result: NonEmpty
+    legal_basis: list[NonEmpty] = Field(min_length=1)
+    common_mistakes: list[NonEmpty] = Field(min_length=1)
+    eligibility: list[EligibilityQuestion] = []
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps_from_strings(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"text": s} if isinstance(s, str) else s for s in v]
+        return v
+
+
+class Faq(_EntryBase):
+    """A general topic: a question and a short answer."""
+
+    kind: Literal["faq"]
+    question: NonEmpty
+    answer: NonEmpty
+    steps: list[Step] = []
+    handled_by: str = ""
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps_from_strings(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"text": s} if isinstance(s, str) else s for s in v]
+        return v
+
+    @model_validator(mode="after")
+    def _answer_length(self) -> "Faq":
+        lines = [ln for ln in self.answer.splitlines() if ln.strip()]
+        if not 1 <= len(lines) <= 8:
+            raise ValueError("answer: keep it to 3–6 short lines")
+        return self
+
+
+Entry = Annotated[Union[Procedure, Faq], Field(discriminator="kind")]
+
+REQUIRED_PROCEDURE_FIELDS = (
+    "id", "kind", "name", "field", "handled_by", "online_level", "online", "in_person", "who",
+    "documents", "steps", "fees", "processing_time", "result", "legal_basis", "common_mistakes",
+    "aliases", "sources", "updated",
+)
+REQUIRED_FAQ_FIELDS = ("id", "kind", "name", "field", "question", "answer", "aliases", "sources", "updated")

@@ -1,0 +1,6 @@
+"""Import every model module so that ``Base.metadata`` knows the whole schema.
+
+Feature modules add one import line here.
+"""
+
+from storage import models  # noqa: F401

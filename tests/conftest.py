@@ -1,0 +1,102 @@
+"""Shared fixtures: settings on a temporary database, the bundled knowledge base, channel drivers.
+
+Set TEST_DATABASE_URL_PG (e.g. postgresql+asyncpg://postgres@127.0.0.1/test) to run the
+database-backed tests on PostgreSQL as well as on SQLite; ``.ci/run`` starts a server and sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from knowledge.base import KnowledgeBase
+from knowledge.loader import BUNDLED_DIR
+from tests.drivers import TelegramDriver, TerminalDriver
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+PG_URL = os.environ.get("TEST_DATABASE_URL_PG", "")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .env or real tokens."""
+    for key in list(os.environ):
+        if key.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL", "KNOWLEDGE_DIR", "AGENCIES_FILE", "HELPERS_FILE")):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.from_dir(BUNDLED_DIR)
+
+
+async def _fresh_pg_database() -> str:
+    """Create an empty database on the test server and return its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(user=base.username, password=base.password, host=base.host,
+                                 port=base.port or 5432, database=base.database or "postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database: an SQLite file, or a new PostgreSQL database."""
+    if request.param == "postgres":
+        return await _fresh_pg_database()
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(database_url=database_url, telegram_bot_token="", rate_limit_per_minute=600)
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def terminal(settings: Settings, kb: KnowledgeBase) -> AsyncIterator[TerminalDriver]:
+    driver = await TerminalDriver(settings, kb).start()
+    yield driver
+    await driver.close()
+
+
+@pytest.fixture
+async def telegram(settings: Settings, kb: KnowledgeBase, fake_telegram: FakeTelegram) -> AsyncIterator[TelegramDriver]:
+    tg_settings = settings.model_copy(update={"telegram_bot_token": TOKEN, "telegram_base_url": fake_telegram.base_url})
+    driver = await TelegramDriver(tg_settings, kb, fake_telegram).start()
+    yield driver
+    await driver.close()
+
+
+@pytest.fixture(params=["terminal", "telegram"])
+async def channel(request: pytest.FixtureRequest, settings: Settings, kb: KnowledgeBase) -> AsyncIterator[object]:
+    """Every channel driver in turn, so one scenario test covers all channels."""
+    if request.param == "terminal":
+        driver = await TerminalDriver(settings, kb).start()
+        yield driver
+        await driver.close()
+        return
+    async with FakeTelegram() as fake:
+        tg_settings = settings.model_copy(update={"telegram_bot_token": TOKEN, "telegram_base_url": fake.base_url})
+        tdriver = await TelegramDriver(tg_settings, kb, fake).start()
+        yield tdriver
+        await tdriver.close()

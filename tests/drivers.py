@@ -1,0 +1,142 @@
+"""Channel drivers for scenario tests: the same conversation runs through every channel.
+
+A driver lets a test ``say`` text, ``press`` a button by (part of) its label, and
+``restart`` the bot (a new process would see only what is in the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.config import Settings
+from bot.render import render_plain
+from bot.terminal import to_incoming as terminal_incoming
+from handlers.app import build_dispatcher
+from handlers.dispatcher import Dispatcher
+from knowledge.base import KnowledgeBase
+from tests.fake_telegram import FakeTelegram
+
+
+@dataclass
+class Seen:
+    """One message as the user sees it: its text and its choices."""
+
+    text: str
+    labels: list[str] = field(default_factory=list)
+    raw: Any = None
+
+
+class Driver(Protocol):
+    name: str
+    dispatcher: Dispatcher
+
+    async def say(self, text: str) -> list[Seen]: ...
+    async def press(self, label_part: str) -> list[Seen]: ...
+    async def restart(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _find(labels: list[str], part: str) -> int:
+    for i, label in enumerate(labels):
+        if part.lower() in label.lower():
+            return i
+    raise AssertionError(f"no choice like {part!r} in {labels}")
+
+
+class TerminalDriver:
+    """Drives the terminal channel: choices are picked by typing their number."""
+
+    name = "terminal"
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, user: str = "citizen-1") -> None:
+        self.settings, self.kb, self.user = settings, kb, user
+        self.last_labels: list[str] = []
+        self.dispatcher: Dispatcher
+
+    async def start(self) -> "TerminalDriver":
+        self.dispatcher = await build_dispatcher(self.settings, kb=self.kb)
+        return self
+
+    async def say(self, text: str) -> list[Seen]:
+        out = await self.dispatcher.handle(terminal_incoming(text, self.user))
+        seen = [Seen(render_plain(r), [b.label for b in r.all_buttons()], r) for r in out.replies]
+        for s in seen:
+            if s.labels:
+                self.last_labels = s.labels
+        return seen
+
+    async def press(self, label_part: str) -> list[Seen]:
+        return await self.say(str(_find(self.last_labels, label_part) + 1))
+
+    async def restart(self) -> None:
+        await self.dispatcher.services.store.close()
+        await self.start()
+
+    async def close(self) -> None:
+        await self.dispatcher.services.store.close()
+
+
+class TelegramDriver:
+    """Drives the real python-telegram-bot Application against the fake Bot API."""
+
+    name = "telegram"
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, fake: FakeTelegram, chat_id: int = 5001) -> None:
+        self.settings, self.kb, self.fake, self.chat_id = settings, kb, fake, chat_id
+        self.last_buttons: list[dict[str, str]] = []
+        self.dispatcher: Dispatcher
+        self.app: Any = None
+        self._done: dict[str, asyncio.Event] = {}
+
+    async def start(self) -> "TelegramDriver":
+        from telegram import Update
+
+        from bot.telegram_channel import build_application
+
+        self.dispatcher = await build_dispatcher(self.settings, kb=self.kb)
+        self.dispatcher.services.extras["after_update"] = self._handled
+        self.app = build_application(self.settings, self.dispatcher)
+        await self.app.initialize()
+        await self.app.start()
+        await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        return self
+
+    def _handled(self, channel: str, update_key: str) -> None:
+        self._done.setdefault(update_key, asyncio.Event()).set()
+
+    async def wait_handled(self, update_id: int, timeout: float = 15.0) -> None:
+        event = self._done.setdefault(str(update_id), asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout)
+
+    async def _do(self, make_update: Any, chat_id: int | None = None) -> list[Seen]:
+        chat = chat_id or self.chat_id
+        before = len(self.fake.to(chat))
+        update_id = make_update()
+        await self.wait_handled(update_id)
+        seen = [Seen(s.text, s.labels, s) for s in self.fake.to(chat)[before:]]
+        for s in seen:
+            if s.labels:
+                self.last_buttons = [b for row in s.raw.buttons for b in row]
+        return seen
+
+    async def say(self, text: str, user_id: int | None = None) -> list[Seen]:
+        return await self._do(lambda: self.fake.text(self.chat_id, text, user_id))
+
+    async def press(self, label_part: str) -> list[Seen]:
+        labels = [b["text"] for b in self.last_buttons]
+        data = self.last_buttons[_find(labels, label_part)]["callback_data"]
+        return await self._do(lambda: self.fake.press(self.chat_id, data))
+
+    async def restart(self) -> None:
+        await self.close()
+        await self.start()
+
+    async def close(self) -> None:
+        if self.app is not None:
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+            self.app = None
+        await self.dispatcher.services.store.close()

@@ -1,0 +1,69 @@
+"""Telegram-specific translation: escaping, splitting, commands, media, duplicates, flooding."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.telegram_channel import to_html
+from handlers.types import Reply
+from tests.drivers import TelegramDriver
+
+
+async def test_bot_commands_registered_and_typing_shown(telegram: TelegramDriver) -> None:
+    await telegram.say("/start")
+    methods = [m for m, _ in telegram.fake.calls]
+    assert "setMyCommands" in methods
+    commands = next(p for m, p in telegram.fake.calls if m == "setMyCommands")["commands"]
+    assert {c["command"] for c in commands} == {"start", "help", "menu"}
+    assert "sendChatAction" in methods
+
+
+async def test_user_markup_is_escaped(telegram: TelegramDriver) -> None:
+    seen = await telegram.say("<b>khai sinh</b> & <script>")
+    for s in seen:
+        assert s.raw.parse_mode == "HTML"
+        assert "<script>" not in s.text
+        assert "<b>" not in s.text.replace("<b>", "", 1) or s.text.count("<b>") == s.text.count("</b>")
+
+
+def test_long_reply_is_split_under_the_limit() -> None:
+    text = "\n".join(f"Dòng {i}: " + "chữ & <ký tự> " * 20 for i in range(200))
+    chunks = to_html(Reply.make(text, title="Tiêu đề <x>"))
+    assert len(chunks) > 1
+    assert all(len(c) <= 4096 for c in chunks)
+    assert chunks[0].startswith("<b>Tiêu đề &lt;x&gt;</b>")
+    assert "<ký tự>" not in "".join(chunks)
+
+
+async def test_photo_and_sticker_where_text_is_expected(telegram: TelegramDriver) -> None:
+    seen = await telegram._do(lambda: telegram.fake.sticker(telegram.chat_id))
+    assert "chỉ đọc được tin nhắn chữ" in seen[0].text
+    seen = await telegram._do(lambda: telegram.fake.photo(telegram.chat_id))
+    assert "chỉ đọc được tin nhắn chữ" in seen[0].text
+
+
+async def test_same_update_delivered_twice_is_handled_once(telegram: TelegramDriver) -> None:
+    seen = await telegram.say("khai sinh")
+    update_id = telegram.fake.updates[-1]["update_id"]
+    count = len(telegram.fake.to(telegram.chat_id))
+    telegram.fake.redeliver(update_id)
+    await telegram.say("cảm ơn")  # handled after the redelivered one
+    assert seen
+    texts = [s.text for s in telegram.fake.to(telegram.chat_id)[count:]]
+    assert len(texts) == 1 and "không có gì" in texts[0]
+
+
+async def test_flooding_user_is_slowed_without_affecting_others(telegram: TelegramDriver) -> None:
+    settings = telegram.dispatcher.services.settings
+    object.__setattr__(settings, "rate_limit_per_minute", 6)  # bucket of 5
+    flooder, calm = 7001, 7002
+    ids = [telegram.fake.text(flooder, f"khai sinh {i}") for i in range(12)]
+    for update_id in ids:
+        await telegram.wait_handled(update_id)
+    flood_msgs = telegram.fake.to(flooder)
+    assert sum("nhắn hơi nhanh" in m.text for m in flood_msgs) == 1
+    assert len(flood_msgs) < 12
+    other = telegram.fake.text(calm, "khai sinh")
+    await telegram.wait_handled(other)
+    assert "Đăng ký khai sinh".upper() in telegram.fake.to(calm)[0].text.upper()
+    await asyncio.sleep(0)
