@@ -137,7 +137,6 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(64)
-        .post_init(_post_init)
     )
     if not updater:
         builder = builder.updater(None)
@@ -179,7 +178,25 @@ async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> Non
         after(CHANNEL, incoming.update_key)
 
 
-async def _post_init(app: Application) -> None:
+async def start_application(app: Application, polling: bool = True, **polling_kwargs: Any) -> None:
+    """Initialize, register the bot commands, start, and (optionally) start long polling."""
+    await app.initialize()
+    await register_commands(app)
+    await app.start()
+    if polling:
+        polling_kwargs.setdefault("allowed_updates", Update.ALL_TYPES)
+        await app.updater.start_polling(**polling_kwargs)  # type: ignore[union-attr]
+
+
+async def stop_application(app: Application) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+async def register_commands(app: Application) -> None:
     try:
         await app.bot.set_my_commands(COMMANDS)
     except TelegramError:
@@ -197,15 +214,11 @@ async def run_polling(settings: Settings) -> None:
 
     dispatcher = await build_dispatcher(settings)
     app = build_application(settings, dispatcher)
-    stop = asyncio.Event()
-    async with app:
-        await app.start()
-        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)  # type: ignore[union-attr]
-        log.info("Telegram bot running (long polling)")
+    await start_application(app)
+    log.info("Telegram bot running (long polling)")
+    try:
         async with background_jobs(dispatcher.services):
-            try:
-                await stop.wait()
-            finally:
-                await app.updater.stop()  # type: ignore[union-attr]
-                await app.stop()
-    await dispatcher.services.store.close()
+            await asyncio.Event().wait()  # until cancelled (Ctrl+C)
+    finally:
+        await stop_application(app)
+        await dispatcher.services.store.close()

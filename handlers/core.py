@@ -32,10 +32,18 @@ def menu_reply(text: str = T.MENU_PROMPT) -> Reply:
     return Reply.make(text, menu_buttons())
 
 
+async def menu_notes(ctx: Context) -> list[Reply]:
+    """Extra replies features add under the menu (e.g. "continue your guide at step 4/9?")."""
+    notes: list[Reply] = []
+    for note in ctx.services.extras.get("menu_notes", []):
+        notes.extend(await note(ctx))
+    return notes
+
+
 @router.command("start")
 async def start(ctx: Context, _: str) -> list[Reply]:
     ctx.session.state = ""
-    return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME))]
+    return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME)), *await menu_notes(ctx)]
 
 
 @router.command("menu")
@@ -47,7 +55,7 @@ async def menu(ctx: Context, arg: str) -> list[Reply]:
     if arg == "human":
         return await handoff(ctx, "menu")
     ctx.session.state = ""
-    return [menu_reply()]
+    return [menu_reply(), *await menu_notes(ctx)]
 
 
 @router.command("help")

@@ -63,6 +63,7 @@ class IntentRules:
     status_subject: re.Pattern[str]
     status_question: re.Pattern[str]
     status_owner: re.Pattern[str]
+    status_question_owned: re.Pattern[str]
     complaint_word: re.Pattern[str]
     complaint_framing: re.Pattern[str]
     complaint_wish: re.Pattern[str]
@@ -92,14 +93,12 @@ def load_rules(path: Path | None = None) -> IntentRules:
     st = data["status"]
     co = data["complaint"]
     he = data["help"]
-    subject = _alt(st["subject"])
-    question = _alt(st["question"])
-    lookup = _alt(st["lookup"])
     return IntentRules(
-        status=re.compile(lookup),
-        status_subject=re.compile(subject),
-        status_question=re.compile(question),
+        status=_compile(st["lookup"]),
+        status_subject=_compile(st["subject"]),
+        status_question=_compile(st["question"]),
         status_owner=_compile(st["owner"]),
+        status_question_owned=_compile(st["question_owned"]),
         complaint_word=_compile(co["words"]),
         complaint_framing=re.compile(_alt(co["framing"]) + r"\s+(?:\w+\s+){0,2}?" + _alt(co["words"])),
         complaint_wish=re.compile(_alt(co["wish"]) + r"\s+(?:\w+\s+){0,3}?" + _alt(co["words"])),
@@ -141,11 +140,15 @@ def is_complaint(folded: str, rules: IntentRules) -> bool:
 
 def is_status(folded: str, rules: IntentRules) -> bool:
     """Questions about the state of a dossier the citizen already submitted."""
+    folded = folded.replace("tinh trang hon nhan", " ")  # marital status is a procedure
     if rules.status.search(folded):
+        return True
+    owned = rules.status_owner.search(folded)
+    if owned and rules.status_question_owned.search(folded):
         return True
     if not rules.status_question.search(folded):
         return False
-    return bool(rules.status_subject.search(folded) or rules.status_owner.search(folded))
+    return bool(owned or rules.status_subject.search(folded))
 
 
 def help_kind(folded: str, rules: IntentRules) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.render import render_plain
+from bot.runtime import background_jobs
 from bot.terminal import to_incoming as terminal_incoming
 from handlers.app import build_dispatcher
 from handlers.dispatcher import Dispatcher
@@ -89,18 +90,17 @@ class TelegramDriver:
         self.dispatcher: Dispatcher
         self.app: Any = None
         self._done: dict[str, asyncio.Event] = {}
+        self._jobs: Any = None
 
     async def start(self) -> "TelegramDriver":
-        from telegram import Update
-
-        from bot.telegram_channel import build_application
+        from bot.telegram_channel import build_application, start_application
 
         self.dispatcher = await build_dispatcher(self.settings, kb=self.kb)
         self.dispatcher.services.extras["after_update"] = self._handled
         self.app = build_application(self.settings, self.dispatcher)
-        await self.app.initialize()
-        await self.app.start()
-        await self.app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)
+        await start_application(self.app, poll_interval=0.0, timeout=1)
+        self._jobs = background_jobs(self.dispatcher.services, outbox_interval=0.05)
+        await self._jobs.__aenter__()  # the outbox worker pushes notifications as in production
         return self
 
     def _handled(self, channel: str, update_key: str) -> None:
@@ -129,14 +129,26 @@ class TelegramDriver:
         data = self.last_buttons[_find(labels, label_part)]["callback_data"]
         return await self._do(lambda: self.fake.press(self.chat_id, data))
 
+    async def say_in(self, chat_id: int, text: str, user_id: int | None = None,
+                     reply_to: int | None = None) -> list[Seen]:
+        """Text from another chat (e.g. an agency group, chat_id < 0) or another user."""
+        return await self._do(lambda: self.fake.text(chat_id, text, user_id, reply_to), chat_id)
+
+    async def press_in(self, chat_id: int, data: str, user_id: int | None = None) -> list[Seen]:
+        """A button press with raw callback data, in any chat, by any user."""
+        return await self._do(lambda: self.fake.press(chat_id, data, user_id), chat_id)
+
     async def restart(self) -> None:
         await self.close()
         await self.start()
 
     async def close(self) -> None:
+        if self._jobs is not None:
+            await self._jobs.__aexit__(None, None, None)
+            self._jobs = None
         if self.app is not None:
-            await self.app.updater.stop()
-            await self.app.stop()
-            await self.app.shutdown()
+            from bot.telegram_channel import stop_application
+
+            await stop_application(self.app)
             self.app = None
         await self.dispatcher.services.store.close()
