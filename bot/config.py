@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     helpers_file: Path | None = None
     admin_ids: str = ""  # comma-separated "channel:user_id" allowed to issue invite codes
     dossier_factor_digits: int = Field(default=4, ge=2, le=8)
+    dossier_api_keys_file: Path | None = None  # YAML: agency_key -> {name, api_key} (dossier push API)
+    dossier_api_keys: str = ""  # or inline: "agency:key,agency2:key2"
     complaint_due_working_days: int = Field(default=10, ge=1, le=90)
     complaints_per_day: int = Field(default=5, ge=1, le=1000)
 
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
             raise ValueError(f"folder {v} does not exist")
         return v
 
-    @field_validator("agencies_file", "helpers_file", mode="after")
+    @field_validator("agencies_file", "helpers_file", "dossier_api_keys_file", mode="after")
     @classmethod
     def _file(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():

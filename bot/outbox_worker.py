@@ -11,9 +11,11 @@ from storage.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 20  # about 3 hours of retries before a row is marked failed (kept, never deleted)
 BASE_DELAY = 2.0
 MAX_DELAY = 900.0
+# Appended when a message is sent again because an earlier attempt may have arrived (worker died mid-send).
+RESENT_NOTE = "(Tin gửi lại sau sự cố kết nối; nếu đã nhận tin này rồi, xin bỏ qua ạ.)"
 
 
 class Sender(Protocol):
@@ -22,6 +24,9 @@ class Sender(Protocol):
     channel: str
 
     async def send(self, chat_id: str, reply: Reply) -> str: ...
+
+    # Optional: ``async def confirm(self, item: OutboxItem) -> str | None`` returns the platform
+    # message id if the platform already has this outbox message, None if it surely has not.
 
 
 def payload_to_reply(payload: dict) -> Reply:
@@ -34,25 +39,90 @@ def backoff(attempts: int) -> float:
 
 
 async def deliver_once(store: Store, senders: dict[str, Sender], limit: int = 20) -> int:
-    """Claim due messages and send them; returns how many were sent."""
-    sent = 0
+    """Claim due messages and send them; returns how many were sent.
+
+    Each attempt is recorded (``sending``) before the platform is called, and marked sent
+    right after the platform accepted it, even if the task is cancelled in between. A row
+    found ``sending`` after its worker died is "in doubt": the sender's optional
+    ``confirm(item)`` says whether the platform already has it; without one, it is sent
+    again with a note saying so. See docs/complaints.md for the exact guarantee.
+    """
+    sent = await _flush_acks(store)
     items: list[OutboxItem] = await store.claim_outbox(limit=limit)
     for item in items:
         sender = senders.get(item.channel)
         if sender is None:
             await store.mark_retry(item.id, f"no sender for channel {item.channel}", backoff(item.attempts))
             continue
+        reply = payload_to_reply(item.payload)
+        if item.in_doubt:
+            verdict = await _confirm(sender, item)
+            if verdict is _UNKNOWN_YET:
+                continue  # could not ask now: the row stays in doubt and comes back after the lease
+            if isinstance(verdict, str):
+                await _ack(store, item.id, verdict)
+                sent += 1
+                continue
+            if verdict is _NO_CONFIRM:
+                reply = Reply(text=f"{reply.text}\n\n{RESENT_NOTE}", buttons=reply.buttons, title=reply.title)
+        if not await store.mark_sending(item.id):
+            continue  # our claim was taken over
         try:
-            message_id = await sender.send(item.chat_id, payload_to_reply(item.payload))
-        except Exception as exc:  # noqa: BLE001 - any failure means "not delivered, retry later"
+            message_id = await sender.send(item.chat_id, reply)
+        except Exception as exc:  # noqa: BLE001 - a refusal or network failure: not delivered, retry later
             give_up = item.attempts + 1 >= MAX_ATTEMPTS
             log.warning("outbox %s to %s failed (%s), attempt %s", item.id, item.channel,
                         type(exc).__name__, item.attempts + 1)
             await store.mark_retry(item.id, f"{type(exc).__name__}: {exc}", backoff(item.attempts), give_up)
             continue
-        await store.mark_sent(item.id, message_id)
+        await _ack(store, item.id, message_id)
         sent += 1
     return sent
+
+
+_NO_CONFIRM = object()  # the sender cannot tell: send again, saying so
+_UNKNOWN_YET = object()  # asking failed: try later
+
+
+async def _confirm(sender: Sender, item: OutboxItem) -> object:
+    """The platform message id if it already has this message, None if not, or a marker."""
+    confirm = getattr(sender, "confirm", None)
+    if confirm is None:
+        return _NO_CONFIRM
+    try:
+        found = await confirm(item)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("outbox %s: could not confirm an in-doubt delivery (%s)", item.id, type(exc).__name__)
+        return _UNKNOWN_YET
+    return str(found) if found else None
+
+
+async def _ack(store: Store, item_id: int, message_id: str | None) -> None:
+    """Mark sent; finish it even when cancelled; keep it in memory if the database fails."""
+    task = asyncio.ensure_future(store.mark_sent(item_id, message_id))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await task
+        except Exception:  # noqa: BLE001
+            store.unacked[item_id] = message_id
+        raise
+    except Exception as exc:  # noqa: BLE001 - retried at the start of the next round
+        log.warning("outbox %s accepted by the platform but not marked sent yet (%s)", item_id, type(exc).__name__)
+        store.unacked[item_id] = message_id
+
+
+async def _flush_acks(store: Store) -> int:
+    done = 0
+    for item_id, message_id in list(store.unacked.items()):
+        try:
+            await store.mark_sent(item_id, message_id)
+        except Exception:  # noqa: BLE001 - the database is still down
+            return done
+        store.unacked.pop(item_id, None)
+        done += 1
+    return done
 
 
 async def run_outbox(store: Store, senders: dict[str, Sender], interval: float = 1.0) -> None:

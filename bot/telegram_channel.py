@@ -41,13 +41,14 @@ def to_incoming(update: Update) -> Incoming | None:
         chat = q.message.chat if q.message else None
         return Incoming(CHANNEL, str(q.from_user.id), str(chat.id if chat else q.from_user.id), "action",
                         action=q.data or "", display_name=q.from_user.full_name, update_key=key,
+                        seq=update.update_id,
                         chat_type="private" if chat is None or chat.type == "private" else "group")
     msg = update.message
     if msg is None or msg.from_user is None:
         return None
     base: dict[str, Any] = dict(
         channel=CHANNEL, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id),
-        display_name=msg.from_user.full_name, update_key=key,
+        display_name=msg.from_user.full_name, update_key=key, seq=update.update_id,
         chat_type="private" if msg.chat.type == "private" else "group",
     )
     if msg.text is not None:

@@ -7,6 +7,8 @@ mapping "1"/"2"/a button's words back to the button, routing, and saving the ses
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -22,6 +24,8 @@ from storage.store import LockTimeout, SessionState
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # characters of a message the core reads
+ORDER_WAIT = 5.0  # seconds to wait for an earlier message of the same user held by another worker
+GROUP_STATE = "@group"  # a state handler registered under this name sees group-chat texts first
 CHOICES_KEY = "_choices"
 RATE_KEY = "_rate"
 ESCAPE_WORDS = {"menu", "huy", "thoat", "ve menu", "quay ve menu", "bat dau lai", "start"}
@@ -43,22 +47,41 @@ class Dispatcher:
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one update; never raises (a failure becomes a polite error reply)."""
         store = self.services.store
+        conversation = f"{incoming.channel}:{incoming.user_id}"
+        pending: int | None = None
         try:
             if incoming.update_key and not await store.first_time(incoming.channel, incoming.update_key):
                 return Outcome(duplicate=True)
-            async with store.conversation_lock(f"{incoming.channel}:{incoming.user_id}"):
-                session = await store.load(incoming.channel, incoming.user_id, incoming.chat_id,
-                                           incoming.display_name)
-                replies = await self._handle_locked(incoming, session)
-                self._remember_choices(session, replies)
-                await store.save(session)
-                return Outcome(replies=replies)
+            if incoming.seq is not None:
+                pending = await store.add_pending(conversation, incoming.seq)
+            waited = 0.0
+            while True:
+                async with store.conversation_lock(conversation):
+                    if pending is not None and waited < ORDER_WAIT and await store.earlier_pending(
+                            conversation, pending, incoming.seq or 0, ORDER_WAIT):
+                        pass  # an earlier message of this user is waiting on another worker: let it go first
+                    else:
+                        session = await store.load(incoming.channel, incoming.user_id, incoming.chat_id,
+                                                   incoming.display_name)
+                        replies = await self._handle_locked(incoming, session)
+                        self._remember_choices(session, replies)
+                        await store.save(session)
+                        if pending is not None:
+                            await store.done_pending(pending)
+                            pending = None
+                        return Outcome(replies=replies)
+                await asyncio.sleep(0.02)
+                waited += 0.02
         except LockTimeout:
             log.warning("conversation busy: %s:%s", incoming.channel, incoming.user_id)
             return Outcome(replies=[Reply.make(T.BUSY)])
         except Exception:  # noqa: BLE001 - the bot must stay up; details go to the log, not to the user
             log.exception("failed to handle an update from %s user %s", incoming.channel, incoming.user_id)
             return Outcome(replies=[Reply.make(T.ERROR)])
+        finally:
+            if pending is not None:  # failed before handling: never block the user's next messages
+                with contextlib.suppress(Exception):
+                    await store.done_pending(pending)
 
     async def _handle_locked(self, incoming: Incoming, session: SessionState) -> list[Reply]:
         if not self._allow(session):
@@ -99,6 +122,11 @@ class Dispatcher:
         if inc.kind == "text" and fold(inc.text) in ESCAPE_WORDS:
             ctx.session.state = ""
             return await self.router.commands["menu"](ctx, "")
+        group_handler = self.router.states.get(GROUP_STATE) if inc.chat_type == "group" else None
+        if group_handler is not None:  # group chats (agency groups): replies to cards, quiet otherwise
+            replies = await group_handler(ctx)
+            if replies is not None:
+                return replies
         state_handler = self.router.find_state(ctx.session.state)
         if state_handler is not None:
             replies = await state_handler(ctx)

@@ -74,6 +74,7 @@ class IntentRules:
     help_weak: dict[str, re.Pattern[str]]
     filler: frozenset[str]
     guide: re.Pattern[str]
+    out_of_scope: re.Pattern[str]
 
 
 def _alt(phrases: list[str]) -> str:
@@ -109,6 +110,7 @@ def load_rules(path: Path | None = None) -> IntentRules:
         help_weak={k: _compile(v) for k, v in he["weak"].items()},
         filler=frozenset(w for p in he["filler"] for w in fold(p).split()),
         guide=_compile(data["guide"]),
+        out_of_scope=_compile(data.get("out_of_scope") or ["\x00"]),
     )
 
 
@@ -162,6 +164,11 @@ def help_kind(folded: str, rules: IntentRules) -> str:
         if rest != folded and all(w in rules.filler for w in rest.split()):
             return kind
     return ""
+
+
+def looks_out_of_scope(folded: str, rules: IntentRules | None = None) -> bool:
+    """Whether the text has a sign of a non-administrative topic (prices, weather, sport...)."""
+    return bool((rules or load_rules()).out_of_scope.search(folded))
 
 
 def classify(text: str, folded: str, rules: IntentRules | None = None) -> Intent:

@@ -141,6 +141,7 @@ class Abbreviations:
     exact: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     folded: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     max_len: int = 1
+    starts: set[str] = field(default_factory=set)  # first tokens of all variants
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Abbreviations":
@@ -159,16 +160,25 @@ class Abbreviations:
         if not key or key == target:
             return
         self.exact.setdefault(key, target)
+        self.starts.add(key[0])
         folded = tuple(_fold_token(t) for t in key)
         if folded != key:
             self.folded.setdefault(folded, target)
+            self.starts.add(folded[0])
         self.max_len = max(self.max_len, len(key))
 
     def apply(self, tokens: list[str]) -> list[str]:
         """Greedy longest-match expansion of whole tokens."""
+        starts = self.starts
+        if not any(t in starts for t in tokens):
+            return list(tokens)
         out: list[str] = []
         i, n = 0, len(tokens)
         while i < n:
+            if tokens[i] not in starts:
+                out.append(tokens[i])
+                i += 1
+                continue
             for size in range(min(self.max_len, n - i), 0, -1):
                 span = tuple(tokens[i : i + size])
                 target = self.exact.get(span)

@@ -4,3 +4,4 @@ Feature modules add one import line here.
 """
 
 from storage import models  # noqa: F401
+from storage import dossier_models  # noqa: F401

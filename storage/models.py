@@ -106,6 +106,17 @@ class ConversationLock(Base):
     expires_at: Mapped[dt.datetime] = mapped_column()
 
 
+class PendingUpdate(Base):
+    """Updates received but not yet handled, per conversation, so workers handle them in order."""
+
+    __tablename__ = "pending_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation: Mapped[str] = mapped_column(String(96), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Handoff(Base):
     """A citizen handed to a person (community team or one-stop desk), with a summary."""
 
@@ -145,5 +156,5 @@ class Outbox(Base):
 
 __all__ = [
     "Base", "BigInteger", "ConversationLock", "ConversationSession", "Handoff", "Outbox",
-    "ProcessedUpdate", "QuestionLog", "User", "utcnow",
+    "PendingUpdate", "ProcessedUpdate", "QuestionLog", "User", "utcnow",
 ]

@@ -25,6 +25,7 @@ from storage.models import (
     ConversationLock,
     ConversationSession,
     Handoff,
+    PendingUpdate,
     Outbox,
     ProcessedUpdate,
     QuestionLog,
@@ -62,6 +63,7 @@ class OutboxItem:
     chat_id: str
     payload: dict[str, Any]
     attempts: int
+    in_doubt: bool = False  # a previous attempt was in flight when its worker died (see docs/complaints.md)
 
 
 class Store:
@@ -73,6 +75,7 @@ class Store:
         self.now = now
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._local_locks: dict[str, asyncio.Lock] = {}
+        self.unacked: dict[int, str | None] = {}  # outbox ids the platform accepted but not yet marked sent
 
     @classmethod
     def from_url(cls, database_url: str, now: Clock = system_clock) -> "Store":
@@ -189,6 +192,29 @@ class Store:
         except IntegrityError:
             return False
 
+    # --- ordering across workers -------------------------------------------
+
+    async def add_pending(self, conversation: str, seq: int) -> int:
+        """Announce an update of a conversation before waiting for the lock."""
+        async with self.sessions.begin() as db:
+            row = PendingUpdate(conversation=conversation, seq=seq, created_at=self.now())
+            db.add(row)
+            await db.flush()
+            return row.id
+
+    async def earlier_pending(self, conversation: str, pending_id: int, seq: int, max_age: float) -> bool:
+        """True if an earlier update of the conversation (younger than max_age seconds) still waits."""
+        oldest = self.now() - dt.timedelta(seconds=max_age)
+        async with self.sessions() as db:
+            res = await db.execute(select(PendingUpdate.id).where(
+                PendingUpdate.conversation == conversation, PendingUpdate.id != pending_id,
+                PendingUpdate.seq < seq, PendingUpdate.created_at >= oldest).limit(1))
+            return res.first() is not None
+
+    async def done_pending(self, pending_id: int) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(delete(PendingUpdate).where(PendingUpdate.id == pending_id))
+
     # --- per-conversation lock ----------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -265,12 +291,15 @@ class Store:
             return False
 
     async def claim_outbox(self, limit: int = 20, lease: float = 60.0) -> list[OutboxItem]:
-        """Claim due messages for this worker; a claim that outlives its lease is taken over."""
+        """Claim due messages for this worker; a claim that outlives its lease is taken over.
+
+        A row left in ``sending`` by a worker that died mid-send comes back with ``in_doubt=True``.
+        """
         now = self.now()
         until = now + dt.timedelta(seconds=lease)
         due = (
             select(Outbox.id)
-            .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+            .where(Outbox.status.in_(("pending", "sending")), Outbox.next_attempt_at <= now)
             .where(or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
             .order_by(Outbox.id)
             .limit(limit)
@@ -289,17 +318,26 @@ class Store:
             )
             rows = (await db.execute(select(Outbox).where(Outbox.id.in_(ids), Outbox.claimed_by == self.worker_id,
                                                           Outbox.claimed_until == until))).scalars()
-            return [OutboxItem(r.id, r.channel, r.chat_id, dict(r.payload), r.attempts) for r in rows]
+            return [OutboxItem(r.id, r.channel, r.chat_id, dict(r.payload), r.attempts, r.status == "sending")
+                    for r in rows]
+
+    async def mark_sending(self, item_id: int) -> bool:
+        """Record, before calling the platform, that an attempt is in flight (False: claim lost)."""
+        async with self.sessions.begin() as db:
+            res = await db.execute(update(Outbox).where(
+                Outbox.id == item_id, Outbox.claimed_by == self.worker_id,
+                Outbox.status.in_(("pending", "sending"))).values(status="sending"))
+            return res.rowcount == 1
 
     async def mark_sent(self, item_id: int, platform_message_id: str | None) -> None:
         async with self.sessions.begin() as db:
-            await db.execute(update(Outbox).where(Outbox.id == item_id).values(
+            await db.execute(update(Outbox).where(Outbox.id == item_id, Outbox.status != "sent").values(
                 status="sent", sent_at=self.now(), platform_message_id=platform_message_id,
                 claimed_by=None, claimed_until=None, attempts=Outbox.attempts + 1))
 
     async def mark_retry(self, item_id: int, error: str, delay: float, give_up: bool = False) -> None:
         async with self.sessions.begin() as db:
-            await db.execute(update(Outbox).where(Outbox.id == item_id).values(
+            await db.execute(update(Outbox).where(Outbox.id == item_id, Outbox.status != "sent").values(
                 status="failed" if give_up else "pending", last_error=error[:500],
                 next_attempt_at=self.now() + dt.timedelta(seconds=delay),
                 claimed_by=None, claimed_until=None, attempts=Outbox.attempts + 1))

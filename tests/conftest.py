@@ -27,7 +27,8 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's .env or real tokens."""
     for key in list(os.environ):
-        if key.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL", "KNOWLEDGE_DIR", "AGENCIES_FILE", "HELPERS_FILE")):
+        if key.startswith(("TELEGRAM_", "ZALO_", "DATABASE_URL", "KNOWLEDGE_DIR", "AGENCIES_FILE", "HELPERS_FILE",
+                               "DOSSIER_")):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -39,7 +39,7 @@ async def test_button_press_shows_detail(channel: Driver) -> None:
 
 
 async def test_restart_in_the_middle_continues(channel: Driver) -> None:
-    await channel.say("khai sinh")
+    await channel.say("đăng ký khai sinh")
     await channel.restart()
     seen = await channel.press("Giấy tờ")  # the choices offered before the restart still work
     assert "Giấy tờ cho thủ tục \"Đăng ký khai sinh\"" in joined(seen)
@@ -65,5 +65,5 @@ async def test_bad_input_gets_a_polite_reply_and_bot_stays_up(channel: Driver, b
     assert seen, "every input gets an answer"
     assert all(s.text.strip() for s in seen)
     assert any("Dạ" in s.text for s in seen)
-    after = await channel.say("khai sinh")
+    after = await channel.say("đăng ký khai sinh")
     assert "khai sinh" in joined(after).lower()

@@ -43,7 +43,7 @@ async def test_photo_and_sticker_where_text_is_expected(telegram: TelegramDriver
 
 
 async def test_same_update_delivered_twice_is_handled_once(telegram: TelegramDriver) -> None:
-    seen = await telegram.say("khai sinh")
+    seen = await telegram.say("đăng ký khai sinh")
     update_id = telegram.fake.updates[-1]["update_id"]
     count = len(telegram.fake.to(telegram.chat_id))
     telegram.fake.redeliver(update_id)
@@ -57,13 +57,13 @@ async def test_flooding_user_is_slowed_without_affecting_others(telegram: Telegr
     settings = telegram.dispatcher.services.settings
     object.__setattr__(settings, "rate_limit_per_minute", 6)  # bucket of 5
     flooder, calm = 7001, 7002
-    ids = [telegram.fake.text(flooder, f"khai sinh {i}") for i in range(12)]
+    ids = [telegram.fake.text(flooder, f"đăng ký khai sinh {i}") for i in range(12)]
     for update_id in ids:
         await telegram.wait_handled(update_id)
     flood_msgs = telegram.fake.to(flooder)
     assert sum("nhắn hơi nhanh" in m.text for m in flood_msgs) == 1
     assert len(flood_msgs) < 12
-    other = telegram.fake.text(calm, "khai sinh")
+    other = telegram.fake.text(calm, "đăng ký khai sinh")
     await telegram.wait_handled(other)
     assert "Đăng ký khai sinh".upper() in telegram.fake.to(calm)[0].text.upper()
     await asyncio.sleep(0)

@@ -1,0 +1,115 @@
+"""Several workers on one database: ordering, dead lock holders, redelivery, shared outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import insert, select
+
+from bot.config import Settings
+from bot.outbox_worker import deliver_once
+from handlers.app import build_dispatcher
+from handlers.dispatcher import Dispatcher
+from handlers.types import Incoming, Reply
+from knowledge.base import KnowledgeBase
+from storage.models import ConversationLock, QuestionLog
+from storage.store import Store
+
+
+async def two_workers(settings: Settings, kb: KnowledgeBase) -> tuple[Dispatcher, Dispatcher]:
+    a = await build_dispatcher(settings, kb=kb, store=Store.from_url(settings.database_url))
+    b = await build_dispatcher(settings, kb=kb, store=Store.from_url(settings.database_url))
+    assert a.services.store.worker_id != b.services.store.worker_id
+    return a, b
+
+
+def message(text: str, seq: int, user: str = "42") -> Incoming:
+    return Incoming("telegram", user, user, "text", text=text, update_key=str(seq), seq=seq)
+
+
+async def logged_questions(store: Store) -> list[str]:
+    async with store.sessions() as db:
+        return list((await db.execute(select(QuestionLog.text).order_by(QuestionLog.id))).scalars())
+
+
+async def close(*dispatchers: Dispatcher) -> None:
+    for d in dispatchers:
+        await d.services.store.close()
+
+
+async def test_messages_of_one_user_are_handled_in_order_across_workers(settings: Settings, kb: KnowledgeBase) -> None:
+    a, b = await two_workers(settings, kb)
+    try:
+        # Worker A is busy with the user's first message (it holds the conversation lock) when
+        # the next two arrive out of order: update 3 reaches worker B before update 2 reaches A.
+        async with a.services.store.conversation_lock("telegram:42"):
+            later = asyncio.create_task(b.handle(message("đăng ký kết hôn", 3)))
+            await asyncio.sleep(0.2)
+            earlier = asyncio.create_task(a.handle(message("đăng ký khai sinh", 2)))
+            await asyncio.sleep(0.2)
+        out_later, out_earlier = await asyncio.gather(later, earlier)
+        assert out_later.replies and out_earlier.replies
+        assert await logged_questions(a.services.store) == ["đăng ký khai sinh", "đăng ký kết hôn"]
+    finally:
+        await close(a, b)
+
+
+async def test_a_worker_killed_while_holding_the_lock_does_not_block_the_user(settings: Settings, kb: KnowledgeBase) -> None:
+    a, b = await two_workers(settings, kb)
+    try:
+        # A dead worker's lease: it took the lock and never released it.
+        async with a.services.store.sessions.begin() as db:
+            await db.execute(insert(ConversationLock).values(
+                key="telegram:42", owner="dead-worker",
+                expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)))
+        out = await asyncio.wait_for(b.handle(message("đăng ký khai sinh", 10)), 15)
+        assert out.replies and "Đăng ký khai sinh" in out.replies[0].title
+    finally:
+        await close(a, b)
+
+
+async def test_the_same_update_delivered_twice_is_handled_once(settings: Settings, kb: KnowledgeBase) -> None:
+    a, b = await two_workers(settings, kb)
+    try:
+        outs = await asyncio.gather(a.handle(message("đăng ký khai sinh", 77)), b.handle(message("đăng ký khai sinh", 77)))
+        assert sorted(o.duplicate for o in outs) == [False, True]
+        assert await logged_questions(a.services.store) == ["đăng ký khai sinh"]
+        again = await a.handle(message("đăng ký khai sinh", 77))  # and again later, e.g. after a restart
+        assert again.duplicate and not again.replies
+    finally:
+        await close(a, b)
+
+
+class RecordingSender:
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        await asyncio.sleep(0.001)
+        self.sent.append((chat_id, reply.text))
+        return str(len(self.sent))
+
+
+async def test_two_workers_running_the_outbox_deliver_each_message_once(settings: Settings) -> None:
+    s1, s2 = Store.from_url(settings.database_url), Store.from_url(settings.database_url)
+    await s1.create_schema()
+    try:
+        for i in range(40):
+            assert await s1.enqueue_once(dedup_key=f"note:{i}", channel="telegram", chat_id="9", text=f"tin {i}")
+        assert not await s1.enqueue_once(dedup_key="note:0", channel="telegram", chat_id="9", text="tin 0")
+        sender = RecordingSender()
+        senders = {"telegram": sender}
+
+        async def drain(store: Store) -> None:
+            while await deliver_once(store, senders, limit=5):  # type: ignore[arg-type]
+                pass
+
+        await asyncio.gather(drain(s1), drain(s2), drain(s1))
+        assert sorted(text for _, text in sender.sent) == sorted(f"tin {i}" for i in range(40))
+        assert all(r.status == "sent" for r in await s1.outbox_rows())
+    finally:
+        await s1.close()
+        await s2.close()
