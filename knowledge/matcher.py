@@ -66,6 +66,7 @@ W_COVERAGE, W_PHRASE, W_ALIAS_SCORE, W_FUZZY = 0.45, 0.15, 0.30, 0.10
 NUMBER_WEIGHT = 0.3       # "10 tuổi", "lớp 7": numbers rarely name a procedure
 ALIAS_MIN_IDF = 2.5       # an alias needs this idf mass (in mean idfs) to count fully
 OUT_OF_SCOPE_FACTOR = 0.6  # score multiplier when the text looks like prices, weather, sport...
+ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for tie-breaks)
 RERANK_DEPTH = 12
 PHASE2_DEPTH = 40
 COMMON_DF_SHARE = 0.08     # terms in more docs than this only score existing candidates
@@ -100,13 +101,10 @@ class _Query:
     text: str  # folded content text, for fuzzy comparison
 
 
-@dataclass
+@dataclass(slots=True)
 class _Doc:
     id: str
-    aliases: list[tuple[str, ...]]  # folded content syllables of name and aliases
-    accented: frozenset[str]  # content words with diacritics, to break folded ties
-    alias_terms: list[tuple[list[tuple[str, float]], float]] = field(default_factory=list)
-    alias_text: list[str] = field(default_factory=list)  # joined aliases, for rapidfuzz
+    aliases: list[str]  # folded content syllables of name and aliases, joined by spaces
 
 
 _STOP_PHRASE_FIRST = {fold_token(p[0]) for p in STOP_PHRASES}
@@ -200,57 +198,62 @@ class Matcher:
 
     @classmethod
     def build(cls, entries: Sequence[Procedure | Faq], abbreviations: Path | None = None) -> "Matcher":
-        """Index the entries (fast: the bot builds the index at start)."""
+        """Index the entries (fast: the bot builds the index at start).
+
+        Postings are filled with raw term frequencies in one pass and turned into BM25
+        weights in place once document frequencies are known, so no per-entry term table
+        is kept (10,000 entries stay well under 200 MB).
+        """
         table = load_abbreviations(abbreviations)
-        tfs: list[dict[str, float]] = []
+        ids: dict[str, array] = {}
+        freqs: dict[str, array] = {}
+        lengths = array("f")
         docs: list[_Doc] = []
-        for entry in entries:
+        for n, entry in enumerate(entries):
             tf: dict[str, float] = {}
-            accented: set[str] = set()
-            aliases: dict[tuple[str, ...], None] = {}
+            aliases: dict[str, None] = {}
             for kind, text, weight in _entry_fields(entry):
                 toks = _content(table.apply(normalize_tokens(text)))
-                accented.update(toks)
                 folded = [fold_token(t) for t in toks]
                 if kind == "alias" and folded:
-                    aliases[tuple(folded)] = None
+                    aliases[" ".join(folded)] = None
                 for term in _terms(folded):
                     tf[term] = tf.get(term, 0.0) + weight
-            tfs.append(tf)
-            docs.append(_Doc(entry.id, list(aliases), frozenset(accented)))
-        return cls._from_tfs(table, docs, tfs)
+                for tok in toks:
+                    if has_marks(tok):
+                        tf[ACCENT_PREFIX + tok] = 1.0
+            for term, f in tf.items():
+                posting = ids.get(term)
+                if posting is None:
+                    ids[term] = posting = array("i")
+                    freqs[term] = array("f")
+                posting.append(n)
+                freqs[term].append(f)
+            lengths.append(sum(f for t, f in tf.items() if t[0] != ACCENT_PREFIX))
+            docs.append(_Doc(entry.id, list(aliases)))
+        return cls._from_postings(table, docs, ids, freqs, lengths)
 
     @classmethod
-    def _from_tfs(cls, table: Abbreviations, docs: list[_Doc], tfs: list[dict[str, float]]) -> "Matcher":
+    def _from_postings(
+        cls, table: Abbreviations, docs: list[_Doc], ids: dict[str, array], freqs: dict[str, array], lengths: array
+    ) -> "Matcher":
         n = max(len(docs), 1)
-        lengths = [sum(tf.values()) for tf in tfs]
-        avg = sum(lengths) / n if lengths else 1.0
-        df: Counter[str] = Counter()
-        for tf in tfs:
-            df.update(tf.keys())
-        idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        ids: dict[str, array] = {t: array("i") for t in df}
-        weights: dict[str, array] = {t: array("f") for t in df}
-        for i, tf in enumerate(tfs):
-            norm = K1 * (1 - B + B * lengths[i] / avg)
-            for term, f in tf.items():
-                ids[term].append(i)
-                weights[term].append(idf[term] * f / (f + norm))
-        postings = {t: (ids[t], weights[t]) for t in df}
-        unigrams = [t for t in idf if " " not in t]
+        avg = (sum(lengths) / n) or 1.0
+        norms = [K1 * (1 - B + B * length / avg) for length in lengths]
+        idf: dict[str, float] = {}
+        for term, posting in ids.items():
+            d = len(posting)
+            w = idf[term] = math.log(1 + (n - d + 0.5) / (d + 0.5))
+            fs = freqs[term]
+            for k, doc in enumerate(posting):
+                f = fs[k]
+                fs[k] = w * f / (f + norms[doc])
+        postings = {t: (ids[t], freqs[t]) for t in ids}
+        unigrams = [t for t in idf if " " not in t and t[0] != ACCENT_PREFIX]
         mean_idf = sum(idf[t] for t in unigrams) / max(len(unigrams), 1)
         matcher = cls(table, docs, postings, idf, mean_idf, common_df=max(64, int(n * COMMON_DF_SHARE)))
         matcher.deletes = _deletes_index(t for t in unigrams if not t.isdigit())
-        for doc in docs:
-            doc.alias_terms = [matcher._alias_terms(a) for a in doc.aliases]
-            doc.alias_text = [" ".join(a) for a in doc.aliases if len(" ".join(a)) >= 6]
         return matcher
-
-    def _alias_terms(self, alias: tuple[str, ...]) -> tuple[list[tuple[str, float]], float]:
-        """(term, idf) pairs of one alias and its specificity (short, common aliases count less)."""
-        terms = [(t, self.idf.get(t, 0.0)) for t in _terms(list(alias))]
-        total = sum(w for _, w in terms)
-        return terms, min(1.0, total / (ALIAS_MIN_IDF * self.mean_idf))
 
     # --- query ----------------------------------------------------------------------
 
@@ -368,16 +371,22 @@ class Matcher:
         return scores
 
     def _alias_score(self, doc: _Doc, qset: set[str]) -> float:
-        """How completely one of the entry's names/aliases appears in the query (idf-weighted)."""
+        """How completely one of the entry's names/aliases appears in the query (idf-weighted).
+
+        Short, common aliases ("giấy tờ") count less: their idf mass sets a specificity cap.
+        """
         best = 0.0
-        for terms, specificity in doc.alias_terms:
+        idf = self.idf
+        floor = ALIAS_MIN_IDF * self.mean_idf
+        for alias in doc.aliases:
             total = hit = 0.0
-            for t, w in terms:
+            for t in _terms(alias.split()):
+                w = idf.get(t, 0.0)
                 total += w
                 if t in qset:
                     hit += w
             if total > 0:
-                best = max(best, hit / total * specificity)
+                best = max(best, hit / total * min(1.0, total / floor))
         return best
 
     def _score(self, q: _Query, candidates: dict[int, float]) -> list[Candidate]:
@@ -412,10 +421,10 @@ class Matcher:
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
             alias = self._alias_score(doc, qset)
             fuzzy = 0.0
-            if doc.alias_text:
-                hit = process.extractOne(q.text, doc.alias_text, scorer=fuzz.partial_ratio)
-                fuzzy = max(0.0, (hit[1] / 100 - 0.7) / 0.3) if hit else 0.0
-            accent = sum(t in doc.accented for t in marked) / len(marked) if marked else 1.0
+            hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None)
+            if hit:
+                fuzzy = max(0.0, (hit[1] / 100 - 0.7) / 0.3)
+            accent = sum(bool(self._weight(ACCENT_PREFIX + t, idx)) for t in marked) / len(marked) if marked else 1.0
             evidence = min(1.0, raw / (MIN_EVIDENCE * self.mean_idf))
             score = (W_COVERAGE * coverage + W_PHRASE * phrase + W_ALIAS_SCORE * alias + W_FUZZY * fuzzy
                      - ACCENT_PENALTY * (1 - accent)) * evidence
@@ -425,7 +434,10 @@ class Matcher:
 
     def _weight(self, term: str, doc: int) -> float:
         """Saturated, idf-weighted weight of ``term`` in ``doc`` (0 if absent)."""
-        docs, weights = self.postings[term]
+        posting = self.postings.get(term)
+        if posting is None:
+            return 0.0
+        docs, weights = posting
         k = bisect_left(docs, doc)
         return weights[k] if k < len(docs) and docs[k] == doc else 0.0
 

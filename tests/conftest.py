@@ -88,13 +88,23 @@ async def telegram(settings: Settings, kb: KnowledgeBase, fake_telegram: FakeTel
     await driver.close()
 
 
-@pytest.fixture(params=["terminal", "telegram"])
+@pytest.fixture(params=["terminal", "telegram", "zalo"])
 async def channel(request: pytest.FixtureRequest, settings: Settings, kb: KnowledgeBase) -> AsyncIterator[object]:
     """Every channel driver in turn, so one scenario test covers all channels."""
     if request.param == "terminal":
         driver = await TerminalDriver(settings, kb).start()
         yield driver
         await driver.close()
+        return
+    if request.param == "zalo":
+        from tests.drivers import ZaloDriver
+        from tests.fake_zalo import TOKEN as ZALO_TOKEN, FakeZalo
+
+        async with FakeZalo() as zfake:
+            z_settings = settings.model_copy(update={"zalo_bot_token": ZALO_TOKEN, "zalo_base_url": zfake.base_url})
+            zdriver = await ZaloDriver(z_settings, kb, zfake).start()
+            yield zdriver
+            await zdriver.close()
         return
     async with FakeTelegram() as fake:
         tg_settings = settings.model_copy(update={"telegram_bot_token": TOKEN, "telegram_base_url": fake.base_url})

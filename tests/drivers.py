@@ -152,3 +152,87 @@ class TelegramDriver:
             await stop_application(self.app)
             self.app = None
         await self.dispatcher.services.store.close()
+
+
+class ZaloDriver:
+    """Drives the real Zalo channel (long polling) against the fake Zalo Bot API.
+
+    Zalo has no buttons: ``press`` types the number of the choice, as a citizen would.
+    """
+
+    name = "zalo"
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase, fake: Any, chat_id: str = "zalo-user-1") -> None:
+        self.settings, self.kb, self.fake, self.chat_id = settings, kb, fake, chat_id
+        self.last_labels: list[str] = []
+        self.dispatcher: Dispatcher
+        self.client: Any = None
+        self.pool: Any = None
+        self._poller: asyncio.Task[None] | None = None
+        self._done: dict[str, asyncio.Event] = {}
+        self._jobs: Any = None
+
+    async def start(self) -> "ZaloDriver":
+        from bot.zalo_channel import TaskPool, attach, make_client, start_polling
+
+        self.dispatcher = await build_dispatcher(self.settings, kb=self.kb)
+        self.dispatcher.services.extras["after_update"] = self._handled
+        self.client = make_client(self.settings)
+        self.client.retry_delay = 0.01
+        attach(self.dispatcher, self.client)
+        self.pool = TaskPool()
+        self._poller = await start_polling(self.dispatcher, self.client, self.pool, timeout=1)
+        self._jobs = background_jobs(self.dispatcher.services, outbox_interval=0.05)
+        await self._jobs.__aenter__()  # the outbox worker pushes notifications as in production
+        return self
+
+    def _handled(self, channel: str, update_key: str) -> None:
+        self._done.setdefault(update_key, asyncio.Event()).set()
+
+    async def wait_handled(self, key: str, timeout: float = 15.0) -> None:
+        event = self._done.setdefault(key, asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout)
+
+    async def _do(self, make_update: Any, chat_id: str | int | None = None) -> list[Seen]:
+        chat = str(chat_id or self.chat_id)
+        before = len(self.fake.to(chat))
+        key = make_update()
+        await self.wait_handled(key)
+        seen = [Seen(s.text, s.labels, s) for s in self.fake.to(chat)[before:]]
+        for s in seen:
+            if s.labels:
+                self.last_labels = s.labels
+        return seen
+
+    async def say(self, text: str, user_id: str | int | None = None) -> list[Seen]:
+        return await self._do(lambda: self.fake.text(self.chat_id, text, user_id))
+
+    async def press(self, label_part: str) -> list[Seen]:
+        return await self.say(str(_find(self.last_labels, label_part) + 1))
+
+    async def say_in(self, chat_id: str | int, text: str, user_id: str | int | None = None,
+                     reply_to: Any = None) -> list[Seen]:
+        """Text from another chat (a chat id starting with '-' is a group) or another user.
+
+        Zalo has no "reply to a message": ``reply_to`` is accepted for the common interface and ignored.
+        """
+        return await self._do(lambda: self.fake.text(chat_id, text, user_id), chat_id)
+
+    async def restart(self) -> None:
+        await self.close()
+        await self.start()
+
+    async def close(self) -> None:
+        if self._jobs is not None:
+            await self._jobs.__aexit__(None, None, None)
+            self._jobs = None
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        if self.pool is not None:
+            await self.pool.drain(5.0)
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+        await self.dispatcher.services.store.close()

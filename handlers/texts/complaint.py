@@ -213,3 +213,4 @@ INVITE_BAD = "Dạ, mã mời không đúng, đã dùng hoặc đã hết hạn 
 INVITE_PICK = "Dạ, tạo mã mời cho cán bộ của đơn vị nào ạ?"
 INVITE_CREATED = "Dạ, mã mời cho {agency}: {code} (dùng một lần, hạn 7 ngày). Cán bộ gõ /dangky rồi nhập mã này."
 INVITE_NOT_ALLOWED = "Dạ, chỉ quản trị viên hoặc cán bộ đã đăng ký mới tạo được mã mời ạ."
+PRIVATE_ONLY = "Dạ, để giữ kín thông tin, anh/chị nhắn riêng cho em (không nhắn trong nhóm) để gửi hoặc tra cứu phản ánh ạ."

@@ -1,0 +1,328 @@
+"""Zalo channel: translates Zalo Bot Platform updates to the core and replies in plain text.
+
+Zalo has no buttons and a 2,000-character limit, so every reply is rendered with
+``bot.render.render_plain`` (choices as a numbered list, "Gõ 1, 2 hoặc 3") and split at
+line or sentence boundaries. A typed "1" maps back to the choice in the core dispatcher.
+Updates arrive by long polling (``run_zalo_polling``) or by webhook (``bot.server``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from bot.config import ConfigError, Settings
+from bot.render import render_plain, split_text
+from bot.zalo_client import ZaloClient, ZaloError
+from handlers.dispatcher import Dispatcher
+from handlers.types import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+MAX_MESSAGE = 2000
+EVENT_TEXT = "message.text.received"
+EVENT_IMAGE = "message.image.received"
+EVENT_STICKER = "message.sticker.received"
+
+
+# --- incoming -----------------------------------------------------------------
+
+def unwrap(body: Any) -> dict[str, Any] | None:
+    """The update itself, whether the body is flat or wrapped as ``{"ok": true, "result": {...}}``."""
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("result")
+    if isinstance(inner, dict) and "message" not in body:
+        return inner
+    return body
+
+
+def update_key(update: dict[str, Any]) -> str:
+    """``event_name:message_id``; the dispatcher stores it, so a redelivery is handled once."""
+    msg = update.get("message")
+    message_id = msg.get("message_id") if isinstance(msg, dict) else None
+    if message_id in (None, ""):
+        return ""
+    return f"{update.get('event_name') or ''}:{message_id}"
+
+
+def to_incoming(body: Any) -> Incoming | None:
+    """Translate a Zalo update; None for what the bot ignores (no message, no sender)."""
+    update = unwrap(body)
+    if update is None:
+        return None
+    msg = update.get("message")
+    if not isinstance(msg, dict):
+        return None
+    sender = msg.get("from") if isinstance(msg.get("from"), dict) else {}
+    chat = msg.get("chat") if isinstance(msg.get("chat"), dict) else {}
+    user_id = _str(sender.get("id")) or _str(chat.get("id"))
+    chat_id = _str(chat.get("id")) or user_id
+    if not user_id:
+        return None
+    event = str(update.get("event_name") or "")
+    chat_type = "group" if str(chat.get("chat_type") or "").upper() == "GROUP" else "private"
+    base: dict[str, Any] = dict(channel=CHANNEL, user_id=user_id, chat_id=chat_id, update_key=update_key(update),
+                                display_name=str(sender.get("display_name") or sender.get("name") or ""),
+                                chat_type=chat_type)
+    text = msg.get("text")
+    if event == EVENT_TEXT or (not event and isinstance(text, str)):
+        text = text if isinstance(text, str) else ""
+        command = _command(text)
+        if command:
+            return Incoming(kind="command", text=command, **base)
+        return Incoming(kind="text", text=text, **base)
+    if event == EVENT_IMAGE:
+        url = _photo_url(msg)
+        caption = msg.get("caption")
+        if url:
+            return Incoming(kind="photo", photo_url=url, text=caption if isinstance(caption, str) else "", **base)
+        return Incoming(kind="other", **base)
+    if event == EVENT_STICKER:
+        return Incoming(kind="sticker", **base)
+    return Incoming(kind="other", **base)
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _command(text: str) -> str:
+    """'/start' and friends (Zalo has no command entities: the text itself decides)."""
+    stripped = text.strip()
+    if stripped.startswith("/") and len(stripped) > 1:
+        word = stripped[1:].split()[0]
+        if word.isascii() and word.isalpha():
+            return word.lower()
+    return ""
+
+
+def _photo_url(msg: dict[str, Any]) -> str:
+    for key in ("photo_url", "photo", "url", "image_url"):
+        value = msg.get(key)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+    return ""
+
+
+# --- outgoing -----------------------------------------------------------------
+
+def to_messages(reply: Reply) -> list[str]:
+    """Plain text with the choices numbered, in parts of at most 2,000 characters."""
+    return split_text(render_plain(reply), MAX_MESSAGE)
+
+
+async def send_reply(client: ZaloClient, chat_id: str, reply: Reply) -> str:
+    """Send one reply (possibly several messages); returns the last message's id."""
+    message_id = ""
+    for part in to_messages(reply):
+        result = await client.send_message(chat_id, part)
+        message_id = _str(result.get("message_id"))
+    return message_id
+
+
+class ZaloSender:
+    """Pushes outbox messages to Zalo chats (registered as ``extras["senders"]["zalo"]``)."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: ZaloClient) -> None:
+        self.client = client
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        return await send_reply(self.client, chat_id, reply)
+
+
+def attach(dispatcher: Dispatcher, client: ZaloClient) -> None:
+    """Register the Zalo sender so the outbox can push notifications to Zalo chats."""
+    dispatcher.services.extras.setdefault("senders", {})[CHANNEL] = ZaloSender(client)
+
+
+def make_client(settings: Settings) -> ZaloClient:
+    return ZaloClient(settings.zalo_bot_token, settings.zalo_base_url)
+
+
+async def handle_update(dispatcher: Dispatcher, client: ZaloClient, body: Any) -> None:
+    """Translate, run the core, send the replies."""
+    incoming = to_incoming(body)
+    if incoming is None:
+        return
+    if incoming.chat_type == "private":
+        try:
+            await client.send_chat_action(incoming.chat_id)
+        except ZaloError:
+            log.debug("typing indicator failed", exc_info=True)
+    outcome = await dispatcher.handle(incoming)
+    for reply in outcome.replies:
+        try:
+            await send_reply(client, incoming.chat_id, reply)
+        except ZaloError as exc:
+            log.warning("send to zalo chat failed: error %s", exc.error_code)
+            break
+    after = dispatcher.services.extras.get("after_update")
+    if after is not None:  # observers (tests, metrics) learn that the update is fully handled
+        after(CHANNEL, incoming.update_key)
+
+
+def conversation_key(body: Any) -> str:
+    """Updates of one user are handled in arrival order; different users in parallel."""
+    incoming = to_incoming(body)
+    return f"{CHANNEL}:{incoming.user_id}" if incoming else ""
+
+
+# --- bounded background processing ----------------------------------------------
+
+class PoolFull(Exception):
+    """Too many updates are waiting; the caller should ask the platform to retry later."""
+
+
+class TaskPool:
+    """Runs update handlers in the background: bounded, ordered per key, failures logged.
+
+    Keeps a reference to every task (so none is garbage-collected mid-flight), runs at most
+    ``concurrency`` at once, refuses new work beyond ``max_pending``, and ``drain`` waits for
+    what was accepted (used on shutdown).
+    """
+
+    def __init__(self, concurrency: int = 32, max_pending: int = 1000) -> None:
+        self.max_pending = max_pending
+        self._sem = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self.failures = 0
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def full(self) -> bool:
+        return len(self._tasks) >= self.max_pending
+
+    def submit(self, coro: Coroutine[Any, Any, None], key: str = "") -> asyncio.Task[None]:
+        """Schedule ``coro``; after the previous task with the same non-empty ``key``."""
+        if self.full():
+            coro.close()
+            raise PoolFull()
+        previous = self._tails.get(key) if key else None
+        task = asyncio.create_task(self._run(coro, previous))
+        self._tasks.add(task)
+        if key:
+            self._tails[key] = task
+        task.add_done_callback(lambda t: self._done(key, t))
+        return task
+
+    async def _run(self, coro: Coroutine[Any, Any, None], previous: asyncio.Task[None] | None) -> None:
+        started = False
+        try:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            async with self._sem:
+                started = True
+                await coro
+        finally:
+            if not started:
+                coro.close()
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if key and self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled() and task.exception() is not None:
+            self.failures += 1
+            log.error("background update handling failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float = 20.0) -> None:
+        """Wait for accepted work; cancel what is still running after ``timeout`` seconds."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("shutdown: %d update(s) cancelled after %.0fs", len(pending), timeout)
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+# --- long polling ---------------------------------------------------------------
+
+async def poll(dispatcher: Dispatcher, client: ZaloClient, pool: TaskPool, *, timeout: float = 30.0,
+               error_delay: float = 1.0, max_error_delay: float = 60.0) -> None:
+    """Fetch updates forever (``getUpdates`` returns one at a time; 408 means idle)."""
+    failures = 0
+    while True:
+        try:
+            updates = await client.get_updates(timeout)
+        except asyncio.CancelledError:
+            raise
+        except ZaloError as exc:
+            failures += 1
+            delay = min(max_error_delay, error_delay * (2 ** min(failures - 1, 10)))
+            log.warning("zalo getUpdates failed (error %s), retrying in %.0fs", exc.error_code, delay)
+            await asyncio.sleep(delay)
+            continue
+        failures = 0
+        for update in updates:
+            while pool.full():
+                await asyncio.sleep(0.05)
+            pool.submit(handle_update(dispatcher, client, update), conversation_key(update))
+
+
+async def check_token(client: ZaloClient) -> None:
+    """Fail fast with a one-line message when Zalo rejects the token."""
+    try:
+        await client.get_me()
+    except ZaloError as exc:
+        if exc.error_code in (401, 403, 404):
+            raise ConfigError(f"Configuration error: ZALO_BOT_TOKEN: rejected by Zalo ({exc.description})") from None
+        log.warning("zalo getMe failed (error %s); polling anyway", exc.error_code)
+
+
+async def start_polling(dispatcher: Dispatcher, client: ZaloClient, pool: TaskPool,
+                        timeout: float = 30.0) -> asyncio.Task[None]:
+    """Remove any webhook (polling and webhooks exclude each other) and start polling in a task."""
+    try:
+        await client.delete_webhook()
+    except ZaloError as exc:
+        log.warning("zalo deleteWebhook failed (error %s)", exc.error_code)
+    return asyncio.create_task(poll(dispatcher, client, pool, timeout=timeout))
+
+
+async def run_zalo_polling(settings: Settings, *, with_telegram: bool = False) -> None:
+    """Run the bot on Zalo with long polling (and on Telegram too if asked) until interrupted.
+
+    Both channels share one dispatcher and one outbox worker, so notifications reach either.
+    """
+    from bot.runtime import background_jobs
+    from handlers.app import build_dispatcher
+
+    dispatcher = await build_dispatcher(settings)
+    client = make_client(settings)
+    pool = TaskPool()
+    tg_app: Any = None
+    poller: asyncio.Task[None] | None = None
+    try:
+        await check_token(client)
+        attach(dispatcher, client)
+        if with_telegram:
+            from bot.telegram_channel import build_application, start_application
+
+            tg_app = build_application(settings, dispatcher)
+            await start_application(tg_app)
+            log.info("Telegram bot running (long polling)")
+        poller = await start_polling(dispatcher, client, pool)
+        log.info("Zalo bot running (long polling)")
+        async with background_jobs(dispatcher.services):
+            await poller
+    finally:
+        if poller is not None:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+        await pool.drain()
+        if tg_app is not None:
+            from bot.telegram_channel import stop_application
+
+            await stop_application(tg_app)
+        await client.close()
+        await dispatcher.services.store.close()
