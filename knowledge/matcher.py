@@ -67,9 +67,9 @@ NUMBER_WEIGHT = 0.3       # "10 tuổi", "lớp 7": numbers rarely name a proced
 ALIAS_MIN_IDF = 2.5       # an alias needs this idf mass (in mean idfs) to count fully
 OUT_OF_SCOPE_FACTOR = 0.6  # score multiplier when the text looks like prices, weather, sport...
 ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for tie-breaks)
-RERANK_DEPTH = 12
-PHASE2_DEPTH = 40
-COMMON_DF_SHARE = 0.08     # terms in more docs than this only score existing candidates
+RERANK_DEPTH = 10
+PHASE2_DEPTH = 30
+COMMON_DF_SHARE = 0.04     # terms in more docs than this only score existing candidates
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,9 @@ class _Doc:
     aliases: list[str]  # folded content syllables of name and aliases, joined by spaces
 
 
-_STOP_PHRASE_FIRST = {fold_token(p[0]) for p in STOP_PHRASES}
+_STOP_PHRASE_BY_FIRST: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = defaultdict(list)
+for _phrase in STOP_PHRASES:
+    _STOP_PHRASE_BY_FIRST[fold_token(_phrase[0])].append((_phrase, tuple(fold_token(t) for t in _phrase)))
 _stop_cache: dict[str, bool] = {}
 
 
@@ -119,15 +121,12 @@ def _is_stop(tok: str) -> bool:
     return flag
 
 
-def _stop_phrase_len(tokens: list[str], i: int) -> int:
+def _stop_phrase_len(tokens: list[str], i: int, phrases: list) -> int:
     """Length of the stop phrase starting at ``tokens[i]`` (0 if none)."""
-    for phrase in STOP_PHRASES:
+    for phrase, folded in phrases:
         size = len(phrase)
-        span = tokens[i : i + size]
-        if len(span) == size and (
-            tuple(span) == phrase
-            or (not any(has_marks(t) for t in span) and tuple(span) == tuple(fold_token(t) for t in phrase))
-        ):
+        span = tuple(tokens[i : i + size])
+        if span == phrase or (span == folded and not any(has_marks(t) for t in span)):
             return size
     return 0
 
@@ -138,8 +137,9 @@ def _content(tokens: list[str]) -> list[str]:
     i, n = 0, len(tokens)
     while i < n:
         tok = tokens[i]
-        if fold_token(tok) in _STOP_PHRASE_FIRST:
-            size = _stop_phrase_len(tokens, i)
+        phrases = _STOP_PHRASE_BY_FIRST.get(fold_token(tok))
+        if phrases:
+            size = _stop_phrase_len(tokens, i, phrases)
             if size:
                 i += size
                 continue
@@ -212,6 +212,7 @@ class Matcher:
         for n, entry in enumerate(entries):
             tf: dict[str, float] = {}
             aliases: dict[str, None] = {}
+            length = 0.0
             for kind, text, weight in _entry_fields(entry):
                 toks = _content(table.apply(normalize_tokens(text)))
                 folded = [fold_token(t) for t in toks]
@@ -219,9 +220,11 @@ class Matcher:
                     aliases[" ".join(folded)] = None
                 for term in _terms(folded):
                     tf[term] = tf.get(term, 0.0) + weight
-                for tok in toks:
-                    if has_marks(tok):
-                        tf[ACCENT_PREFIX + tok] = 1.0
+                length += weight * (2 * len(folded) - 1)
+                if weight >= W_KEYWORD:  # accented forms of names, aliases and keywords
+                    for tok, f in zip(toks, folded):
+                        if tok != f:
+                            tf[ACCENT_PREFIX + tok] = 1.0
             for term, f in tf.items():
                 posting = ids.get(term)
                 if posting is None:
@@ -229,7 +232,7 @@ class Matcher:
                     freqs[term] = array("f")
                 posting.append(n)
                 freqs[term].append(f)
-            lengths.append(sum(f for t, f in tf.items() if t[0] != ACCENT_PREFIX))
+            lengths.append(max(length, 1.0))
             docs.append(_Doc(entry.id, list(aliases)))
         return cls._from_postings(table, docs, ids, freqs, lengths)
 

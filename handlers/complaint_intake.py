@@ -1,0 +1,319 @@
+"""Citizen side of complaints: the intake conversation, from topic to the tracking code.
+
+Steps (session state ``complaint:<step>``, draft in ``session.data["pakn"]``): topic →
+procedure or dossier code → commune → description → photo → contact (→ phone) → summary.
+"Sửa ..." on the summary goes back to one step and then returns to the summary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.complaint_ops import DESCRIPTION_MAX, ComplaintOps, clean_text, fmt_time
+from handlers.context import Context
+from handlers.texts import complaint as T
+from handlers.types import Button, Reply
+from knowledge.communes import Commune, get_commune, match_commune
+from knowledge.intent import find_dossier_code
+from knowledge.normalize import fold
+
+DRAFT = "pakn"
+STEPS = ("topic", "detail", "commune", "description", "photo", "contact", "summary")
+MIN_DESCRIPTION_WORDS = 4
+_PHONE = re.compile(r"^0\d{9,10}$")
+_TRIGGERS = ("toi muon", "muon", "phan anh", "kien nghi", "khieu nai", "gop y", "to cao", "gui", "ve viec", "ve")
+
+
+def ops(ctx: Context) -> ComplaintOps:
+    return ctx.services.extras["complaint_ops"]
+
+
+def draft(ctx: Context) -> dict | None:
+    return ctx.session.data.get(DRAFT)
+
+
+def cancel_row() -> list[Button]:
+    return [Button(T.BTN_CANCEL, "complaint:cancel")]
+
+
+def _ask(ctx: Context, state: str, text: str, rows: list[list[Button]] | None = None) -> list[Reply]:
+    ctx.session.state = f"complaint:{state}"
+    return [Reply.make(text, (rows or []) + [cancel_row()])]
+
+
+# --- start and topic ------------------------------------------------------------------
+
+def begin(ctx: Context, seed: str = "") -> list[Reply]:
+    """A fresh draft; ``seed`` is what the citizen typed to start, offered as the description."""
+    if ctx.incoming.chat_type == "group":
+        return [Reply.make(T.PRIVATE_ONLY)]
+    ctx.session.data[DRAFT] = {"seed": seed} if _meaningful(seed) else {}
+    return ask_topic(ctx)
+
+
+def _meaningful(seed: str) -> bool:
+    words = fold(seed).split()
+    rest = [w for w in words if w not in {t for trig in _TRIGGERS for t in trig.split()}]
+    return len(rest) >= MIN_DESCRIPTION_WORDS
+
+
+def ask_topic(ctx: Context) -> list[Reply]:
+    rows = [[Button(label, f"complaint:topic:{key}")] for key, label in T.TOPIC_LABELS.items()]
+    return _ask(ctx, "topic", T.ASK_TOPIC, rows)
+
+
+async def on_topic(ctx: Context, topic: str) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        d = ctx.session.data[DRAFT] = {}
+    if topic not in T.TOPIC_LABELS:
+        return ask_topic(ctx)
+    d.update(topic=topic, procedure_id="", dossier_code="")
+    if topic == "procedure":
+        return _ask(ctx, "procedure", T.ASK_PROCEDURE)
+    if topic == "dossier":
+        return _ask(ctx, "dossier", T.ASK_DOSSIER, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
+    return next_step(ctx, "detail")
+
+
+async def on_procedure_text(ctx: Context) -> list[Reply]:
+    found = [c for c in ctx.kb.matcher.search(ctx.text, 4) if ctx.kb.procedure(c.id) is not None]
+    rows = [[Button(ctx.kb.entries[c.id].name[:60], f"complaint:proc:{c.id}")] for c in found[:4]]
+    rows.append([Button(T.BTN_NOT_LISTED, "complaint:proc:none")])
+    return _ask(ctx, "procedure", T.PICK_PROCEDURE if found else T.PROCEDURE_NOT_FOUND, rows)
+
+
+async def on_procedure(ctx: Context, entry_id: str) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d["procedure_id"] = entry_id if ctx.kb.procedure(entry_id) is not None else ""
+    return next_step(ctx, "detail")
+
+
+async def on_dossier_text(ctx: Context) -> list[Reply]:
+    code = find_dossier_code(ctx.text)
+    if code is None:
+        return _ask(ctx, "dossier", T.DOSSIER_BAD, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d["dossier_code"] = code
+    return next_step(ctx, "detail")
+
+
+# --- commune ---------------------------------------------------------------------------
+
+def ask_commune(ctx: Context, text: str = T.ASK_COMMUNE) -> list[Reply]:
+    return _ask(ctx, "commune", text, [[Button(T.BTN_SKIP, "complaint:commune:skip")]])
+
+
+def _home_province(ctx: Context) -> str:
+    directory = ops(ctx).directory
+    return ctx.settings.default_province or (directory.province if directory else "")
+
+
+async def on_commune_text(ctx: Context) -> list[Reply]:
+    typed = clean_text(ctx.text, 80)
+    found = match_commune(typed, _home_province(ctx))
+    if not found:
+        return ask_commune(ctx, T.COMMUNE_NOT_FOUND.format(text=typed))
+    if len(found) == 1:
+        return set_commune(ctx, found[0])
+    if len({c.province for c in found}) > 1 and len(found) > 5:
+        return ask_commune(ctx, T.COMMUNE_TOO_MANY.format(text=typed))
+    rows = [[Button(c.label[:60], f"complaint:commune:{c.code}")] for c in found[:5]]
+    rows.append([Button(T.BTN_RETYPE, "complaint:commune:retype"), Button(T.BTN_SKIP, "complaint:commune:skip")])
+    return _ask(ctx, "commune", T.PICK_COMMUNE, rows)
+
+
+def set_commune(ctx: Context, commune: Commune | None) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d["commune_code"] = commune.code if commune else ""
+    d["place"] = commune.label if commune else ""
+    return next_step(ctx, "commune")
+
+
+async def on_commune(ctx: Context, arg: str) -> list[Reply]:
+    if arg == "retype":
+        return ask_commune(ctx)
+    if arg == "skip":
+        return set_commune(ctx, None)
+    commune = get_commune(arg)
+    return set_commune(ctx, commune) if commune else ask_commune(ctx)
+
+
+# --- description, photo, contact -----------------------------------------------------------
+
+def ask_description(ctx: Context) -> list[Reply]:
+    d = draft(ctx) or {}
+    rows = [[Button(T.BTN_USE_FIRST, "complaint:desc:seed")]] if d.get("seed") else []
+    return _ask(ctx, "description", T.ASK_DESCRIPTION, rows)
+
+
+def set_description(ctx: Context, text: str) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    text = clean_text(text, DESCRIPTION_MAX + 1)
+    if len(text.split()) < MIN_DESCRIPTION_WORDS:
+        return _ask(ctx, "description", T.DESCRIPTION_SHORT)
+    prefix = []
+    if len(text) > DESCRIPTION_MAX:
+        text = clean_text(text, DESCRIPTION_MAX)
+        prefix = [Reply.make(T.DESCRIPTION_CUT.format(n=DESCRIPTION_MAX))]
+    d["description"] = text
+    d.pop("seed", None)
+    return prefix + next_step(ctx, "description")
+
+
+def ask_photo(ctx: Context, text: str = T.ASK_PHOTO) -> list[Reply]:
+    return _ask(ctx, "photo", text, [[Button(T.BTN_SKIP, "complaint:photo:skip")]])
+
+
+async def on_photo_step(ctx: Context) -> list[Reply]:
+    if ctx.incoming.kind != "photo":
+        return ask_photo(ctx, T.PHOTO_EXPECTED)
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d["photo"] = ctx.incoming.photo_url[:256]
+    return [Reply.make(T.PHOTO_OK)] + next_step(ctx, "photo")
+
+
+def ask_contact(ctx: Context) -> list[Reply]:
+    rows = [[Button(T.BTN_CONTACT_YES, "complaint:contact:yes")], [Button(T.BTN_CONTACT_NO, "complaint:contact:no")]]
+    return _ask(ctx, "contact", T.ASK_CONTACT, rows)
+
+
+async def on_contact(ctx: Context, arg: str) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    if arg == "yes":
+        return _ask(ctx, "phone", T.ASK_PHONE)
+    d.update(contact_ok=False, phone="")
+    return next_step(ctx, "contact")
+
+
+def normalize_phone(text: str) -> str | None:
+    digits = re.sub(r"[\s.\-()]", "", text)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits if _PHONE.match(digits) else None
+
+
+async def on_phone_text(ctx: Context) -> list[Reply]:
+    phone = normalize_phone(ctx.text)
+    if phone is None:
+        return _ask(ctx, "phone", T.PHONE_BAD)
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d.update(contact_ok=True, phone=phone)
+    return next_step(ctx, "contact")
+
+
+# --- flow and summary ---------------------------------------------------------------------
+
+def next_step(ctx: Context, done: str) -> list[Reply]:
+    """The step after ``done``, or the summary when editing one field of a finished draft."""
+    d = draft(ctx) or {}
+    if d.get("editing"):
+        return summary(ctx)
+    step = STEPS[STEPS.index(done) + 1]
+    if step == "commune":
+        return ask_commune(ctx)
+    if step == "description":
+        return ask_description(ctx)
+    if step == "photo":
+        return ask_photo(ctx)
+    if step == "contact":
+        return ask_contact(ctx)
+    return summary(ctx)
+
+
+def summary(ctx: Context) -> list[Reply]:
+    d = draft(ctx)
+    if d is None or not d.get("description"):
+        return expired()
+    d["editing"] = True
+    topic = T.TOPIC_SHORT.get(d.get("topic", "other"), "")
+    proc = ctx.kb.procedure(d.get("procedure_id", "")) if d.get("procedure_id") else None
+    if proc is not None:
+        topic = f"{topic}: {proc.name}"
+    if d.get("dossier_code"):
+        topic = f"{topic}: {d['dossier_code']}"
+    contact = T.SUM_CONTACT_YES.format(phone=d["phone"]) if d.get("contact_ok") else T.SUM_CONTACT_NO
+    lines = [T.SUMMARY, T.SUM_TOPIC.format(value=topic), T.SUM_PLACE.format(value=d.get("place") or T.SUM_PLACE_NONE),
+             T.SUM_PHOTO.format(value=T.YES if d.get("photo") else T.NO), T.SUM_CONTACT.format(value=contact)]
+    directory = ops(ctx).directory
+    if directory is not None:
+        route = directory.route(d.get("topic", "other"), field=proc.field if proc else "",
+                                procedure_id=d.get("procedure_id", ""), commune_code=d.get("commune_code", ""))
+        lines.append(T.SUM_AGENCY.format(value=route.agency.name))
+    lines.append(T.SUM_DESCRIPTION.format(value=d["description"]))
+    rows = [[Button(T.BTN_SEND, "complaint:send")],
+            [Button(T.BTN_EDIT_TEXT, "complaint:edit:description"), Button(T.BTN_EDIT_PLACE, "complaint:edit:commune")],
+            [Button(T.BTN_EDIT_TOPIC, "complaint:edit:topic"), Button(T.BTN_EDIT_CONTACT, "complaint:edit:contact")]]
+    return _ask(ctx, "summary", "\n".join(lines), rows)
+
+
+async def on_edit(ctx: Context, what: str) -> list[Reply]:
+    d = draft(ctx)
+    if d is None or not d.get("description"):
+        return expired()
+    if what == "topic":
+        return ask_topic(ctx)  # a procedure/dossier topic asks its detail, then back to the summary
+    if what == "commune":
+        return ask_commune(ctx)
+    if what == "contact":
+        return ask_contact(ctx)
+    return ask_description(ctx)
+
+
+async def on_send(ctx: Context) -> list[Reply]:
+    d = draft(ctx)
+    if d is None or not d.get("description") or ctx.session.state != "complaint:summary":
+        return expired()
+    limit = ctx.settings.complaints_per_day
+    o = ops(ctx)
+    if await o.filed_today(ctx.session.user_id) >= limit:
+        ctx.session.state = ""
+        return [Reply.make(T.LIMIT_REACHED.format(n=limit), [[Button(T.BTN_MENU, "menu")]])]
+    c = await o.submit(user_id=ctx.session.user_id, channel=ctx.incoming.channel, chat_id=ctx.incoming.chat_id,
+                       draft=d)
+    ctx.session.data.pop(DRAFT, None)
+    ctx.session.state = ""
+    if not c.agency_key:
+        text = T.SUBMITTED_UNROUTED.format(code=c.code)
+    else:
+        text = T.SUBMITTED.format(agency=o.agency_name(c.agency_key), code=c.code, due=fmt_time(c.due_at),
+                                  days=ctx.settings.complaint_due_working_days)
+    return [Reply.make(text, [[Button(T.BTN_LOOKUP, "complaint:lookup"), Button(T.BTN_MENU, "menu")]])]
+
+
+def expired() -> list[Reply]:
+    return [Reply.make(T.EXPIRED, [[Button(T.BTN_NEW, "complaint:new"), Button(T.BTN_MENU, "menu")]])]
+
+
+async def on_intake_text(ctx: Context, step: str) -> list[Reply] | None:
+    """Typed text (or a photo) during the intake; None if the step takes no text."""
+    if step == "procedure":
+        return await on_procedure_text(ctx)
+    if step == "dossier":
+        return await on_dossier_text(ctx)
+    if step == "commune":
+        return await on_commune_text(ctx)
+    if step == "description":
+        return set_description(ctx, ctx.text) if ctx.incoming.kind == "text" else _ask(ctx, "description",
+                                                                                        T.ASK_DESCRIPTION)
+    if step == "photo":
+        return await on_photo_step(ctx)
+    if step == "phone":
+        return await on_phone_text(ctx)
+    return None
