@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Trợ lý Dịch vụ công: chatbot for Vietnamese online public services.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat (default)")
+    sub.add_parser("run", help="run the bot with long polling on Telegram and/or Zalo (whichever tokens are set), "
+                              "else the terminal chat (default)")
     chat = sub.add_parser("chat", help="terminal chat (also reads piped stdin, one message per line)")
     chat.add_argument("--user", default=None, help="user id to chat as (default: local-<login>)")
     match = sub.add_parser("match", help="match questions from stdin, one JSON line each on stdout")
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    interactive_terminal = command == "chat" or (command == "run" and not settings.telegram_bot_token)
+    interactive_terminal = command == "chat" or (command == "run" and not _has_channel(settings))
     setup_logging(settings, quiet=interactive_terminal or command in ("match", "kb"))
     try:
         return asyncio.run(_dispatch(command, args, settings))
@@ -91,8 +92,13 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         return run_match(sys.stdin, sys.stdout, args.kb or settings.knowledge_dir)
     if command == "kb":
         return await _kb(args, settings)
-    if command == "chat" or (command == "run" and not settings.telegram_bot_token):
+    if command == "chat" or (command == "run" and not _has_channel(settings)):
         return await _chat(settings, getattr(args, "user", None))
+    if command == "run" and settings.zalo_bot_token:
+        from bot.zalo_channel import run_zalo_polling
+
+        await run_zalo_polling(settings, with_telegram=bool(settings.telegram_bot_token))
+        return 0
     if command == "run":
         from bot.telegram_channel import run_polling
 
@@ -112,6 +118,10 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
 
         return await upgrade_command(settings)
     raise AssertionError(command)
+
+
+def _has_channel(settings: Settings) -> bool:
+    return bool(settings.telegram_bot_token or settings.zalo_bot_token)
 
 
 async def _chat(settings: Settings, user: str | None) -> int:

@@ -59,7 +59,8 @@ def _add(keys: dict[str, AgencyKey], key: str, name: str, api_key: str, where: s
     if len(api_key) < MIN_KEY_LENGTH:
         raise ConfigError(f"Configuration error: {where}: the API key of {key!r} is shorter than "
                           f"{MIN_KEY_LENGTH} characters")
-    if any(hmac.compare_digest(api_key.encode(), other.api_key.encode()) for other in keys.values() if other.key != key):
+    others = [a.api_key for a in keys.values() if a.key != key]
+    if any(hmac.compare_digest(api_key.encode(), other.encode()) for other in others):
         raise ConfigError(f"Configuration error: {where}: two agencies share one API key")
     keys[key] = AgencyKey(key, name or key, api_key)
 
@@ -157,6 +158,8 @@ def _json(status: int, **body: Any) -> JSONResponse:
 def dossier_routes(services: Any) -> list[Route]:
     """The push endpoint, bound to the services (store, settings) of the running bot."""
     keys = load_api_keys(services.settings)
+    if not keys:
+        log.warning("no DOSSIER_API_KEYS(_FILE) configured: the dossier push endpoint refuses every request")
     factor_digits = services.settings.dossier_factor_digits
 
     def repo() -> DossierStore:

@@ -15,17 +15,31 @@ def choice_hint(n: int) -> str:
     return T.CHOICE_HINT.format(numbers=numbers)
 
 
-def render_plain(reply: Reply) -> str:
-    """Title, text, then the buttons as a numbered list with a hint."""
+def render_plain(reply: Reply, start: int = 1, hint: bool = True) -> str:
+    """Title, text, then the buttons as a numbered list (numbers from ``start``) with a hint."""
     parts = []
     if reply.title:
         parts.append(reply.title.upper() if len(reply.title) < 80 else reply.title)
     parts.append(reply.text)
     buttons = reply.all_buttons()
     if buttons:
-        parts.append("\n".join(f"{i}. {b.label}" for i, b in enumerate(buttons, 1)))
-        parts.append(choice_hint(len(buttons)))
+        parts.append("\n".join(f"{i}. {b.label}" for i, b in enumerate(buttons, start)))
+        if hint:
+            parts.append(choice_hint(start + len(buttons) - 1))
     return "\n".join(parts)
+
+
+def render_all(replies: list[Reply]) -> list[str]:
+    """Render one turn's replies with choices numbered across them, as the core remembers them.
+
+    The hint ("Gõ 1, 2 … hoặc 6") goes under the last reply that has choices.
+    """
+    last_with_buttons = max((i for i, r in enumerate(replies) if r.buttons), default=-1)
+    out, number = [], 1
+    for i, reply in enumerate(replies):
+        out.append(render_plain(reply, start=number, hint=i == last_with_buttons))
+        number += len(reply.all_buttons())
+    return out
 
 
 def split_text(text: str, limit: int) -> list[str]:

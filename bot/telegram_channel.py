@@ -30,6 +30,9 @@ COMMANDS = [
     BotCommand("start", "Bắt đầu, xem menu chính"),
     BotCommand("menu", "Các mục chính"),
     BotCommand("help", "Cách dùng trợ lý"),
+    BotCommand("hotro", "Tổ công nghệ số: hướng dẫn thay người dân"),
+    BotCommand("thongke", "Tổ công nghệ số: số lượt hỗ trợ"),
+    BotCommand("baocao", "Cơ quan: báo cáo phản ánh"),
 ]
 
 
@@ -54,7 +57,8 @@ def to_incoming(update: Update) -> Incoming | None:
     if msg.text is not None:
         command = _command(msg)
         if command:
-            return Incoming(kind="command", text=command, **base)
+            args = msg.text.split(None, 1)[1].strip() if len(msg.text.split(None, 1)) > 1 else ""
+            return Incoming(kind="command", text=command, args=args, **base)
         reply_to = str(msg.reply_to_message.message_id) if msg.reply_to_message else ""
         return Incoming(kind="text", text=msg.text, reply_to=reply_to, **base)
     if msg.photo:

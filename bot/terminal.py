@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import TextIO
 
-from bot.render import render_plain
+from bot.render import render_all
 from handlers.dispatcher import Dispatcher
 from handlers.types import Incoming, Reply
 
@@ -19,12 +19,13 @@ def to_incoming(line: str, user_id: str) -> Incoming:
     text = line.rstrip("\r\n")
     stripped = text.strip()
     if stripped.startswith("/") and len(stripped) > 1 and stripped[1:].split()[0].isalpha():
-        return Incoming(CHANNEL, user_id, user_id, "command", text=stripped[1:].split()[0].lower())
+        name, _, args = stripped[1:].partition(" ")
+        return Incoming(CHANNEL, user_id, user_id, "command", text=name.lower(), args=args.strip())
     return Incoming(CHANNEL, user_id, user_id, "text", text=text)
 
 
 def format_replies(replies: list[Reply]) -> str:
-    return "\n\n".join(render_plain(r) for r in replies)
+    return "\n\n".join(render_all(replies))
 
 
 async def run_terminal(dispatcher: Dispatcher, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,

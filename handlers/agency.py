@@ -41,11 +41,11 @@ async def _authorized(ctx: Context, cid: int, action: str) -> Complaint | list[R
     return c
 
 
-def _outcome(result: Complaint | str, ok: str) -> list[Reply]:
+def _outcome(result: Complaint | str, ok: str, code: str | None) -> list[Reply]:
     if isinstance(result, str):
         if result.startswith("status:"):
             status = T.STATUS_TEXT.get(result.partition(":")[2], result)
-            return [Reply.make(T.STAFF_ALREADY.format(code="", status=status).replace("  ", " "))]
+            return [Reply.make(T.STAFF_ALREADY.format(code=code, status=status))]
         return [Reply.make(T.STAFF_NOT_FOUND)]
     return [Reply.make(ok)]
 
@@ -66,13 +66,13 @@ async def on_agency_button(ctx: Context, arg: str) -> list[Reply]:
     c, o = got, ops(ctx)
     if verb == "recv":
         res = await o.receive(c.id, actor(ctx))
-        return _outcome(res, T.STAFF_RECEIVED.format(who=who(ctx), code=c.code))
+        return _outcome(res, T.STAFF_RECEIVED.format(who=who(ctx), code=c.code), c.code)
     if verb == "answer":
         ctx.session.state = f"complaint:answer:{c.id}"
         ctx.session.data["pakn_chat"] = ctx.incoming.chat_id
         return [Reply.make(T.STAFF_ASK_ANSWER.format(code=c.code, agency=o.agency_name(c.agency_key)))]
     if verb == "done":
-        return _outcome(await o.close(c.id, actor(ctx)), T.STAFF_CLOSED.format(code=c.code))
+        return _outcome(await o.close(c.id, actor(ctx)), T.STAFF_CLOSED.format(code=c.code), c.code)
     if verb == "xfer":
         others = [a for a in (o.directory.config.agencies if o.directory else []) if a.key != c.agency_key]
         if not others:
@@ -105,7 +105,7 @@ async def staff_text(ctx: Context, step: str, arg: str) -> list[Reply] | None:
         return got
     o = ops(ctx)
     res = await o.transfer(got.id, actor(ctx), target, ctx.text)
-    return _outcome(res, T.STAFF_TRANSFERRED.format(code=got.code, agency=o.agency_name(target)))
+    return _outcome(res, T.STAFF_TRANSFERRED.format(code=got.code, agency=o.agency_name(target)), got.code)
 
 
 async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
@@ -113,7 +113,7 @@ async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
     if isinstance(got, list):
         return got
     res = await ops(ctx).answer(got.id, actor(ctx), text)
-    return _outcome(res, T.STAFF_ANSWERED.format(code=got.code))
+    return _outcome(res, T.STAFF_ANSWERED.format(code=got.code), got.code)
 
 
 async def on_group_text(ctx: Context) -> list[Reply] | None:

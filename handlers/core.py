@@ -88,20 +88,26 @@ async def on_help(ctx: Context, result: MatchResult) -> list[Reply]:
 
 @router.intent("procedure")
 async def on_question(ctx: Context, result: MatchResult) -> list[Reply]:
+    guide = ctx.services.extras.get("guide") if result.wants_guide else None
     if result.decision == "answer" and result.matches:
         entry = ctx.kb.get(result.matches[0].id)
         if entry is not None:
             ctx.session.data["last_topic"] = entry.id
-            if result.wants_guide and isinstance(entry, Procedure) and "guide" in ctx.services.extras:
-                return await ctx.services.extras["guide"](ctx, entry.id)
+            if guide is not None and isinstance(entry, Procedure):
+                return await guide(ctx, entry.id)
             return [cards.entry_card(entry)]
     if result.decision in ("answer", "ask") and result.matches:
-        return [did_you_mean(ctx, [m.id for m in result.matches])]
+        return [did_you_mean(ctx, [m.id for m in result.matches], to_guide=guide is not None)]
     return await on_unknown(ctx, result)
 
 
-def did_you_mean(ctx: Context, ids: list[str]) -> Reply:
-    rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in ids[:3] if i in ctx.kb.entries]
+def did_you_mean(ctx: Context, ids: list[str], to_guide: bool = False) -> Reply:
+    """Up to three candidates; when the citizen asked for a guide, procedures open the guide."""
+    def action(entry_id: str) -> str:
+        is_procedure = isinstance(ctx.kb.entries[entry_id], Procedure)
+        return f"guide:start:{entry_id}" if to_guide and is_procedure else f"kb:card:{entry_id}"
+
+    rows = [[Button(ctx.kb.entries[i].name[:60], action(i))] for i in ids[:3] if i in ctx.kb.entries]
     rows.append([Button(T.NONE_OF_THESE, "kb:none")])
     return Reply.make(T.DID_YOU_MEAN, rows)
 

@@ -113,7 +113,7 @@ class Dispatcher:
         inc = ctx.incoming
         if inc.kind == "command":
             handler = self.router.commands.get(inc.text.lower()) or self.router.commands["help"]
-            return await handler(ctx, "")
+            return await handler(ctx, inc.args)
         if inc.kind == "action":
             handler, arg = self.router.find_action(inc.action)
             if handler is None:
@@ -147,13 +147,11 @@ class Dispatcher:
 
     @staticmethod
     def _remember_choices(session: SessionState, replies: list[Reply]) -> None:
-        """Keep the buttons of the last reply that had any, so "2" or a label maps back to them."""
-        for reply in reversed(replies):
-            buttons = reply.all_buttons()
-            if buttons:
-                session.data[CHOICES_KEY] = [[b.label, b.action] for b in buttons]
-                return
-        if replies:
+        """Keep this turn's buttons, numbered across replies, so "2" or a label maps back to them."""
+        buttons = [b for reply in replies for b in reply.all_buttons()]
+        if buttons:
+            session.data[CHOICES_KEY] = [[b.label, b.action] for b in buttons]
+        elif replies:
             session.data.pop(CHOICES_KEY, None)
 
     @staticmethod

@@ -73,9 +73,12 @@ def _menu_row() -> list[Button]:
 
 
 async def ask_code(ctx: Context) -> list[Reply]:
+    """Ask for the code; offer the dossiers this user already looked up."""
     ctx.session.state = STATE_CODE
     ctx.session.data.pop(KEY_CODE, None)
-    return [Reply.make(T.ASK_CODE, [_menu_row()])]
+    recent = await repo(ctx).verified_codes(ctx.session.user_id)
+    rows = [[Button(T.BTN_RECENT.format(code=code), f"dossier:view:{code}")] for code in recent]
+    return [Reply.make(T.ASK_CODE + (f"\n{T.RECENT_HINT}" if recent else ""), rows + [_menu_row()])]
 
 
 def ask_factor(ctx: Context, code: str, prefix: str = "") -> list[Reply]:
@@ -134,7 +137,8 @@ async def check_factor(ctx: Context, code: str, typed: str) -> list[Reply]:
     n = ctx.settings.dossier_factor_digits
     digits = _factor(typed, n)
     if digits is None:
-        return [Reply.make(T.FACTOR_FORMAT.format(n=n, example="".join(str((5 + i) % 10) for i in range(n))), [_menu_row()])]
+        example = "".join(str((5 + i) % 10) for i in range(n))
+        return [Reply.make(T.FACTOR_FORMAT.format(n=n, example=example), [_menu_row()])]
     dossiers = repo(ctx)
     user = ctx.session.user_id
     wait = await dossiers.wait_seconds(user, code)

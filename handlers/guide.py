@@ -27,7 +27,7 @@ router = Router()
 POPULAR_GUIDES = ("khai-sinh", "khai-sinh-lien-thong", "dang-ky-tam-tru", "dang-ky-thuong-tru", "ket-hon",
                   "xac-nhan-cu-tru")
 LABEL_MAX = 48
-NEXT_WORDS = {"tiep tuc", "tiep theo", "lam tiep", "xong", "xong roi", "ok", "oke", "duoc roi", "roi", "next"}
+NEXT_WORDS = {"tiep", "tiep tuc", "tiep theo", "lam tiep", "xong", "xong roi", "ok", "oke", "duoc roi", "roi", "next"}
 BACK_WORDS = {"lai", "quay lai", "buoc truoc", "tro lai", "back"}
 STUCK_WORDS = {"vuong", "bi vuong", "toi bi vuong", "khong duoc", "loi", "bi loi", "kho qua", "khong hieu"}
 STOP_WORDS = {"dung", "dung lai", "tam dung", "de sau", "stop"}
@@ -90,8 +90,10 @@ def render(guide: flow.Guide, prog: Progress) -> Reply:
         text = intro + screen.text
         rows = []
     last = pos == guide.last
-    forward = Button(T.BTN_FINISH, f"guide:finish:{eid}:{pos}") if last else Button(T.BTN_NEXT, f"guide:next:{eid}:{pos}")
-    rows += [[forward, *nav_back], [Button(T.BTN_STUCK, f"guide:stuck:{eid}")], [Button(T.BTN_STOP, f"guide:stop:{eid}")]]
+    forward = (Button(T.BTN_FINISH, f"guide:finish:{eid}:{pos}") if last
+               else Button(T.BTN_NEXT, f"guide:next:{eid}:{pos}"))
+    rows += [[forward, *nav_back], [Button(T.BTN_STUCK, f"guide:stuck:{eid}")],
+             [Button(T.BTN_STOP, f"guide:stop:{eid}")]]
     return Reply.make(text, rows, title=guide.title(pos))
 
 
@@ -390,9 +392,12 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return await handoff(ctx, guide, prog, f"{problem} — {described}" if problem else described)
     screen = guide.screens[guide.clamp(prog.pos)]
     pos = str(guide.clamp(prog.pos))
-    if screen.kind == "question" and words in YES_WORDS | NO_WORDS:
-        answer = "y" if words in YES_WORDS else "n"
-        return await _do(ctx, "elig", [str(screen.question), answer], guide, prog)
+    if screen.kind == "question":
+        if words in YES_WORDS | NO_WORDS:
+            answer = "y" if words in YES_WORDS else "n"
+            return await _do(ctx, "elig", [str(screen.question), answer], guide, prog)
+        if words in NEXT_WORDS:  # a yes/no question needs an answer first
+            return [render(guide, prog)]
     if words in NEXT_WORDS:
         return await _do(ctx, "finish" if prog.pos >= guide.last else "next", [pos], guide, prog)
     if words in BACK_WORDS:
@@ -422,7 +427,6 @@ def _pick(ctx: Context, text: str) -> list[Reply] | None:
 async def setup(services: Services) -> None:
     services.extras["guide_store"] = GuideStore(services.store)
     services.extras["guide"] = start_guide
-    services.extras["guide_start_for_helper"] = start_guide
     services.extras.setdefault("menu_notes", []).append(menu_note)
 
 

@@ -24,6 +24,7 @@ from knowledge.schema import OnlineLevel, Procedure
 CANONICAL = ("account", "find", "form", "upload", "payment", "receipt", "submit")
 RANK = {t: i for i, t in enumerate(CANONICAL)} | {"after": len(CANONICAL)}
 MAX_PROBLEMS = 4
+MAX_FEE_DETAILS = 2
 
 # How an entry's step text shows what it is about (folded words anywhere in the text) ...
 TOPIC_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -177,20 +178,28 @@ def _receipt_lines(p: Procedure) -> list[str]:
     return lines
 
 
-def _tips(p: Procedure, topic: str, generic: bool) -> list[str]:
-    """Extra lines for a step of this kind (the receipt choices are part of a generic receipt screen)."""
+def _tips(p: Procedure, topic: str, generic: bool, primary: bool = True) -> list[str]:
+    """Extra lines for a step of this kind; a step that also touches another kind gets only its key line."""
     if topic == "find":
-        return [T.TIP["find"].format(how=p.online.how_to_find)]
+        return [T.TIP["find"].format(how=p.online.how_to_find)] if primary else []
     if topic == "payment":
         lines = [T.TIP["payment"].format(fees=p.fees.summary)]
-        lines.extend(f"• {d}" for d in p.fees.details if "buu" not in fold(d))
-        if _is_free(p):
-            lines.append(T.TIP["payment_free"])
+        if primary:
+            lines.extend(f"• {d}" for d in [d for d in p.fees.details if "buu" not in fold(d)][:MAX_FEE_DETAILS])
+            if generic:  # the fee first, then how to pay
+                lines.append(_generic_text(p, "payment"))
+            if _is_free(p):
+                lines.append(T.TIP["payment_free"])
         return lines
     if topic == "receipt":
-        return _receipt_lines(p) if generic else _receipt_lines(p)[2:]
+        lines = _receipt_lines(p)  # the three ways, then the postal details
+        if generic:
+            return lines
+        return lines[3:] if primary else lines[3:4]
     if topic == "after":
-        return [T.TIP["after"].format(time=p.processing_time)]
+        return [T.TIP["after"].format(time=p.processing_time)] if primary else []
+    if topic in ("account", "form", "upload") and not primary:
+        return []
     tip = T.TIP.get(topic)
     return [tip] if tip else []
 
@@ -225,7 +234,9 @@ def _step_screens(p: Procedure, to_tick: tuple[DocItem, ...]) -> list[Screen]:
         items.insert(insert_at, ([topic], _generic_text(p, topic), [], True))
     screens = []
     for topics, text, own, generic in items:
-        tips = [line for t in topics for line in _tips(p, t, generic)]
+        tips = [line for k, t in enumerate(topics) for line in _tips(p, t, generic, primary=k == 0)]
+        if generic and topics[0] in ("payment", "receipt"):
+            text, tips = (tips[0], tips[1:]) if topics[0] == "payment" else (text, tips)
         problems = list(own)
         for t in topics:
             problems = list(_problems(problems, t))
@@ -353,8 +364,8 @@ def summary(guide: Guide, pos: int, answers: dict[str, str], ticked: list[int], 
     have = set(ticked)
     got = [d.name for d in guide.to_tick if d.index in have]
     lacking = [d.name for d in missing(guide, ticked)]
-    lines.append(T.SUMMARY_HAVE.format(docs="; ".join(got) or T.SUMMARY_NONE))
-    lines.append(T.SUMMARY_MISSING.format(docs="; ".join(lacking) or T.SUMMARY_NONE))
+    lines.append(T.SUMMARY_HAVE.format(docs="; ".join(got) or T.SUMMARY_NONE_TICKED))
+    lines.append(T.SUMMARY_MISSING.format(docs="; ".join(lacking) or T.SUMMARY_NONE_MISSING))
     lines.append(T.SUMMARY_PROBLEM.format(problem=problem or T.SUMMARY_NO_PROBLEM))
     return "\n".join(lines)
 

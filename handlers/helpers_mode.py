@@ -27,7 +27,7 @@ from handlers.context import Context, Services
 from handlers.router import Router
 from handlers.texts import guide as T
 from handlers.types import Button, Reply
-from knowledge.normalize import fold
+from knowledge.normalize import fold, strip_marks
 from storage.guides import GuideStore, StatRow
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def new_code() -> str:
 
 
 def clean_code(text: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "", fold(text).upper())
+    """The code as typed, upper-cased, without spaces or dashes (not ``fold``: it squeezes "AA" to "A")."""
+    return re.sub(r"[^A-Z0-9]", "", strip_marks(text).upper())
 
 
 # --- /hotro: register with a code, or start helping a resident ------------------------------
@@ -271,18 +272,17 @@ def _line(label: str, counts: dict[str, int]) -> str:
     return T.STATS_LINE.format(label=label, total=total, detail=detail)
 
 
-def _section(rows: list[StatRow]) -> list[str]:
+def _section(rows: list[StatRow], names: dict[str, str]) -> list[str]:
     by_week: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_commune: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    names: dict[str, str] = {}
     for r in rows:
         by_week[r.week][r.outcome] += r.count
         by_commune[r.commune_key][r.outcome] += r.count
-        names.setdefault(r.commune_key, r.commune or "—")
     lines = [T.STATS_BY_WEEK]
     lines += [_line(week_label(w), by_week[w]) for w in sorted(by_week, reverse=True)[:WEEKS_SHOWN]]
     lines.append(T.STATS_BY_COMMUNE)
-    lines += [_line(names[c], by_commune[c]) for c in sorted(by_commune, key=lambda c: (-sum(by_commune[c].values()), c))]
+    busiest_first = sorted(by_commune, key=lambda c: (-sum(by_commune[c].values()), c))
+    lines += [_line(names[c], by_commune[c]) for c in busiest_first]
     return lines
 
 
@@ -290,10 +290,13 @@ def stats_text(rows: list[StatRow], info: HelperInfo) -> str:
     """Own and team counts per ISO week and per commune, by outcome."""
     if not rows:
         return T.STATS_NONE
+    names: dict[str, str] = {}  # one spelling per commune for the whole team (capitalised first)
+    for r in sorted(rows, key=lambda r: r.commune):
+        names.setdefault(r.commune_key, r.commune or "—")
     mine = [r for r in rows if r.helper == info.who]
     lines = [T.STATS_MINE]
-    lines += _section(mine) if mine else [T.STATS_NONE]
-    lines += ["", T.STATS_TEAM.format(team=info.team), *_section(rows)]
+    lines += _section(mine, names) if mine else [T.STATS_NONE]
+    lines += ["", T.STATS_TEAM.format(team=info.team), *_section(rows, names)]
     return "\n".join(lines)
 
 

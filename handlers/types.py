@@ -51,6 +51,7 @@ class Incoming:
     update_key: str = ""  # platform update id, for de-duplication ("" = none)
     chat_type: str = "private"  # "private" | "group" (agency chats are groups)
     reply_to: str = ""  # id of the bot message this text answers (Telegram "reply"), if any
+    args: str = ""  # for kind="command": what follows the command ("/hotro ABCD" → "ABCD")
     seq: int | None = None  # platform order of the update (Telegram update_id, Zalo date); None = no ordering
 
 

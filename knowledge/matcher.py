@@ -32,7 +32,7 @@ MAX_QUERY_WORDS = 60
 STOPWORDS = frozenset(normalize_tokens(
     "tôi tui tao em anh chị mình bạn bot admin ạ à ơi ừ cho hỏi xin vui lòng giúp với của là thì mà "
     "và hay hoặc có không được chưa rồi gì nào thế như những các nhé nha nhá vậy ở đâu đã đang sẽ "
-    "muốn cần phải bị này kia đó nếu khi để cũng lại nên vẫn còn thôi luôn cùng tại từ trong "
+    "muốn cần phải bị này kia đó nếu khi để cũng nên vẫn còn thôi luôn cùng tại từ trong "
     "theo về nhau ai làm đi ra vào bây giờ hiện nay hôm thưa dạ vâng nhỉ hả hở chứ "
     "mấy nhiều ít rất quá lắm biết cách nhờ ok"
 ))
@@ -45,11 +45,11 @@ _STOP_FOLDED = frozenset((
 STOP_PHRASES = tuple(tuple(normalize_tokens(p)) for p in (
     "bao nhiêu", "bao lâu", "bao giờ", "như thế nào", "thế nào", "ra sao", "làm sao", "vì sao",
     "tại sao", "thủ tục", "hôm nay", "cho tôi hỏi", "xin hỏi", "gồm những", "ở đâu", "có thể",
-    "một số", "được không",
+    "một số", "được không", "mất bao lâu", "mất bao nhiêu", "mất mấy", "mất phí", "mất tiền",
 ))
 # Aspects a citizen asks about any procedure (fees, papers, time): they say little about *which*.
 ASPECT_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
-    "điều kiện giấy tờ hồ sơ lệ phí phí chi tiền thời gian ngày mất nộp trực tuyến chuẩn bị mang gồm "
+    "điều kiện giấy tờ hồ sơ lệ phí phí chi tiền thời gian ngày nộp trực tuyến chuẩn bị mang gồm "
     "mẫu tờ khai quy trình bước kết quả nhận đăng kí cấp thủ tục nơi cơ quan hạn lâu nhanh"
 ))
 ASPECT_WEIGHT = 0.35
@@ -64,7 +64,8 @@ MIN_EVIDENCE = 1.2        # matched idf mass (in mean idfs) below which scores s
 ACCENT_PENALTY = 0.08     # accented query words that the entry spells differently (thuế/thuê)
 W_COVERAGE, W_PHRASE, W_ALIAS_SCORE, W_FUZZY = 0.45, 0.15, 0.30, 0.10
 NUMBER_WEIGHT = 0.3       # "10 tuổi", "lớp 7": numbers rarely name a procedure
-ALIAS_MIN_IDF = 2.5       # an alias needs this idf mass (in mean idfs) to count fully
+ALIAS_MIN_IDF = 2.5
+ALIAS_EXACT_SHARE = 0.85  # an alias that makes up this share of the question is an exact hit       # an alias needs this idf mass (in mean idfs) to count fully
 OUT_OF_SCOPE_FACTOR = 0.6  # score multiplier when the text looks like prices, weather, sport...
 ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for tie-breaks)
 RERANK_DEPTH = 10
@@ -133,25 +134,45 @@ def _stop_phrase_len(tokens: list[str], i: int, phrases: list) -> int:
 
 def _content(tokens: list[str]) -> list[str]:
     """Drop stop phrases and stopwords from normalized tokens."""
+    return _analyze_tokens(tokens)[0]
+
+
+def _analyze_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Content words of normalized tokens (stop phrases and stopwords dropped), and their folded forms."""
+    folded = [fold_token(t) for t in tokens]
+    stop = _stop_cache
+    if _STOP_PHRASE_BY_FIRST.keys().isdisjoint(folded):
+        keep = [i for i, t in enumerate(tokens) if not (stop[t] if t in stop else _is_stop(t))]
+        return [tokens[i] for i in keep], [folded[i] for i in keep]
+    acc: list[str] = []
     out: list[str] = []
     i, n = 0, len(tokens)
     while i < n:
         tok = tokens[i]
-        phrases = _STOP_PHRASE_BY_FIRST.get(fold_token(tok))
+        phrases = _STOP_PHRASE_BY_FIRST.get(folded[i])
         if phrases:
             size = _stop_phrase_len(tokens, i, phrases)
             if size:
                 i += size
                 continue
         if not _is_stop(tok):
-            out.append(tok)
+            acc.append(tok)
+            out.append(folded[i])
         i += 1
-    return out
+    return acc, out
+
+
+def _analyze(table: Abbreviations, text: str) -> tuple[list[str], list[str]]:
+    """Normalize, expand abbreviations, drop stopwords: (accented, folded) content words."""
+    tokens = normalize_tokens(text)
+    if not table.starts.isdisjoint(tokens):
+        tokens = table.apply(tokens)
+    return _analyze_tokens(tokens)
 
 
 def _terms(folded: list[str]) -> list[str]:
     """Unigrams and adjacent pairs ("khai sinh")."""
-    return folded + [f"{a} {b}" for a, b in zip(folded, folded[1:])]
+    return folded + [a + " " + b for a, b in zip(folded, folded[1:])]
 
 
 def _entry_fields(entry: Procedure | Faq) -> Iterable[tuple[str, str, float]]:
@@ -182,8 +203,8 @@ def _entry_fields(entry: Procedure | Faq) -> Iterable[tuple[str, str, float]]:
 class Matcher:
     """Intent rules plus a small BM25 index over the knowledge entries."""
 
-    ANSWER_THRESHOLD = 0.55
-    ASK_THRESHOLD = 0.36
+    ANSWER_THRESHOLD = 0.50
+    ASK_THRESHOLD = 0.33
     ASK_MARGIN = 0.06  # top two this close: ask which one
 
     abbreviations: Abbreviations
@@ -205,53 +226,51 @@ class Matcher:
         is kept (10,000 entries stay well under 200 MB).
         """
         table = load_abbreviations(abbreviations)
-        ids: dict[str, array] = {}
-        freqs: dict[str, array] = {}
+        post: dict[str, tuple[array, array]] = {}
         lengths = array("f")
         docs: list[_Doc] = []
         for n, entry in enumerate(entries):
             tf: dict[str, float] = {}
+            get = tf.get
             aliases: dict[str, None] = {}
             length = 0.0
             for kind, text, weight in _entry_fields(entry):
-                toks = _content(table.apply(normalize_tokens(text)))
-                folded = [fold_token(t) for t in toks]
-                if kind == "alias" and folded:
+                toks, folded = _analyze(table, text)
+                if not folded:
+                    continue
+                if kind == "alias":
                     aliases[" ".join(folded)] = None
                 for term in _terms(folded):
-                    tf[term] = tf.get(term, 0.0) + weight
+                    tf[term] = get(term, 0.0) + weight
                 length += weight * (2 * len(folded) - 1)
                 if weight >= W_KEYWORD:  # accented forms of names, aliases and keywords
                     for tok, f in zip(toks, folded):
                         if tok != f:
                             tf[ACCENT_PREFIX + tok] = 1.0
             for term, f in tf.items():
-                posting = ids.get(term)
-                if posting is None:
-                    ids[term] = posting = array("i")
-                    freqs[term] = array("f")
-                posting.append(n)
-                freqs[term].append(f)
+                p = post.get(term)
+                if p is None:
+                    post[term] = p = (array("i"), array("f"))
+                p[0].append(n)
+                p[1].append(f)
             lengths.append(max(length, 1.0))
             docs.append(_Doc(entry.id, list(aliases)))
-        return cls._from_postings(table, docs, ids, freqs, lengths)
+        return cls._from_postings(table, docs, post, lengths)
 
     @classmethod
     def _from_postings(
-        cls, table: Abbreviations, docs: list[_Doc], ids: dict[str, array], freqs: dict[str, array], lengths: array
+        cls, table: Abbreviations, docs: list[_Doc], postings: dict[str, tuple[array, array]], lengths: array
     ) -> "Matcher":
         n = max(len(docs), 1)
         avg = (sum(lengths) / n) or 1.0
         norms = [K1 * (1 - B + B * length / avg) for length in lengths]
         idf: dict[str, float] = {}
-        for term, posting in ids.items():
+        for term, (posting, fs) in postings.items():
             d = len(posting)
             w = idf[term] = math.log(1 + (n - d + 0.5) / (d + 0.5))
-            fs = freqs[term]
             for k, doc in enumerate(posting):
                 f = fs[k]
                 fs[k] = w * f / (f + norms[doc])
-        postings = {t: (ids[t], freqs[t]) for t in ids}
         unigrams = [t for t in idf if " " not in t and t[0] != ACCENT_PREFIX]
         mean_idf = sum(idf[t] for t in unigrams) / max(len(unigrams), 1)
         matcher = cls(table, docs, postings, idf, mean_idf, common_df=max(64, int(n * COMMON_DF_SHARE)))
@@ -373,10 +392,11 @@ class Matcher:
                         scores[doc] += w * weights[k]
         return scores
 
-    def _alias_score(self, doc: _Doc, qset: set[str]) -> float:
+    def _alias_score(self, doc: _Doc, qset: set[str], query_mass: float) -> float:
         """How completely one of the entry's names/aliases appears in the query (idf-weighted).
 
-        Short, common aliases ("giấy tờ") count less: their idf mass sets a specificity cap.
+        Short, common aliases ("giấy tờ") count less: their idf mass sets a specificity cap;
+        and an alias that explains more of the query beats one that explains less.
         """
         best = 0.0
         idf = self.idf
@@ -385,11 +405,16 @@ class Matcher:
             total = hit = 0.0
             for t in _terms(alias.split()):
                 w = idf.get(t, 0.0)
+                if t in ASPECT_WORDS:
+                    w *= ASPECT_WEIGHT
                 total += w
                 if t in qset:
                     hit += w
-            if total > 0:
-                best = max(best, hit / total * min(1.0, total / floor))
+            if total > 0 and hit > 0:
+                explained = min(1.0, hit / query_mass) if query_mass > 0 else 0.0
+                if hit >= total and explained >= ALIAS_EXACT_SHARE:
+                    return 1.0  # the question is this alias (alias table hit)
+                best = max(best, hit / total * min(1.0, total / floor) * (0.7 + 0.3 * explained))
         return best
 
     def _score(self, q: _Query, candidates: dict[int, float]) -> list[Candidate]:
@@ -422,13 +447,13 @@ class Matcher:
                         uni_hit += q.terms[t] * s
             coverage = min(1.0, uni_hit / uni_total)
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
-            alias = self._alias_score(doc, qset)
+            alias = self._alias_score(doc, qset, uni_total + bi_total)
             fuzzy = 0.0
             hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None)
             if hit:
                 fuzzy = max(0.0, (hit[1] / 100 - 0.7) / 0.3)
             accent = sum(bool(self._weight(ACCENT_PREFIX + t, idx)) for t in marked) / len(marked) if marked else 1.0
-            evidence = min(1.0, raw / (MIN_EVIDENCE * self.mean_idf))
+            evidence = 1.0 if alias >= 1.0 else min(1.0, raw / (MIN_EVIDENCE * self.mean_idf))
             score = (W_COVERAGE * coverage + W_PHRASE * phrase + W_ALIAS_SCORE * alias + W_FUZZY * fuzzy
                      - ACCENT_PENALTY * (1 - accent)) * evidence
             out.append(Candidate(doc.id, round(min(1.0, max(0.0, score)), 4)))

@@ -88,9 +88,15 @@ def _fix_syllable(token: str) -> str:
     return unicodedata.normalize("NFC", base[: pos + 1] + tones[0] + base[pos + 1 :])
 
 
+def _squeeze(match: re.Match[str]) -> str:
+    """One letter for a run ("alooo", "đcccc"), but keep the uu of "luu"/"huu" and the oo of "xoong"."""
+    run = match.group(0)
+    return run if len(run) == 2 and run[0] in "uo" else run[0]
+
+
 @lru_cache(maxsize=200_000)
 def _normalize_token(token: str) -> str:
-    token = _REPEATED_LETTER.sub(r"\1", token)
+    token = _REPEATED_LETTER.sub(_squeeze, token)
     if token.isdigit():
         return token
     return _fix_syllable(token)

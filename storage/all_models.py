@@ -5,3 +5,5 @@ Feature modules add one import line here.
 
 from storage import models  # noqa: F401
 from storage import dossier_models  # noqa: F401
+from storage import guide_models  # noqa: F401
+from storage import complaint_models  # noqa: F401

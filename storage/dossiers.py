@@ -286,6 +286,17 @@ class DossierStore:
     def now(self) -> dt.datetime:
         return self.store.now()
 
+    async def _enqueue(self, db: AsyncSession, *, dedup_key: str, channel: str, chat_id: str, notice: Notice) -> bool:
+        """Queue a message inside ``db``'s transaction; False (and no harm) if that key was queued before."""
+        try:
+            async with db.begin_nested():
+                self.store.enqueue(db, dedup_key=dedup_key, channel=channel, chat_id=chat_id, text=notice.text,
+                                   buttons=notice.buttons)
+                await db.flush()
+            return True
+        except IntegrityError:
+            return False
+
     @staticmethod
     async def _row(db: AsyncSession, code: str) -> Dossier | None:
         return (await db.execute(select(Dossier).where(Dossier.code == code))).scalar_one_or_none()
@@ -395,10 +406,9 @@ class DossierStore:
         ev = EventView(c.change_id, c.status, c.note, c.at, source)
         render = self.renderers[0]
         subs = (await db.execute(select(DossierSubscription).where(DossierSubscription.dossier_id == row.id))).scalars()
-        for sub in subs:
-            notice = render(view, ev)
-            self.store.enqueue(db, dedup_key=f"dossier:{row.code}:{c.change_id}:{sub.user_id}", channel=sub.channel,
-                               chat_id=sub.chat_id, text=notice.text, buttons=notice.buttons)
+        for sub in list(subs):
+            await self._enqueue(db, dedup_key=f"dossier:{row.code}:{c.change_id}:{sub.user_id}", channel=sub.channel,
+                                chat_id=sub.chat_id, notice=render(view, ev))
         return "applied"
 
     # --- subscriptions --------------------------------------------------------
@@ -411,7 +421,8 @@ class DossierStore:
                 if row is None:
                     raise LookupError(code)
                 existing = (await db.execute(select(DossierSubscription).where(
-                    DossierSubscription.dossier_id == row.id, DossierSubscription.user_id == user_id))).scalar_one_or_none()
+                    DossierSubscription.dossier_id == row.id, DossierSubscription.user_id == user_id)
+                )).scalar_one_or_none()
                 if existing is not None:
                     existing.channel, existing.chat_id = channel, chat_id
                     return False
@@ -464,6 +475,14 @@ class DossierStore:
             return (await db.execute(select(A.id).where(A.user_id == user_id, A.code == code,
                                                         A.ok.is_(True)).limit(1))).first() is not None
 
+    async def verified_codes(self, user_id: int, limit: int = 3) -> list[str]:
+        """Codes this user looked up successfully, most recent first."""
+        A = DossierAttempt
+        q = (select(A.code, func.max(A.at).label("last")).where(A.user_id == user_id, A.ok.is_(True))
+             .group_by(A.code).order_by(func.max(A.at).desc()).limit(limit))
+        async with self.store.sessions() as db:
+            return [r.code for r in (await db.execute(q)).all()]
+
     async def forget_old_attempts(self) -> int:
         """Delete wrong attempts older than a week (right ones prove who may follow a dossier)."""
         async with self.store.sessions.begin() as db:
@@ -475,7 +494,7 @@ class DossierStore:
 
     async def due_soon_or_late(self, now: dt.datetime, agency_key: str | None = None) -> list[DossierView]:
         """Dossiers without a result whose due date is past or less than a day away, earliest first."""
-        q = (select(Dossier).where(Dossier.status.not_in(FINISHED), Dossier.due_at <= now + SOON)
+        q = (select(Dossier).where(Dossier.status.not_in(sorted(FINISHED)), Dossier.due_at <= now + SOON)
              .order_by(Dossier.due_at, Dossier.id))
         if agency_key is not None:
             q = q.where(Dossier.agency_key == agency_key)
@@ -491,18 +510,17 @@ class DossierStore:
             if not _needs_alert(d.citizen_alert, marker):
                 continue
             async with self.store.sessions.begin() as db:
-                res = await db.execute(update(Dossier).where(Dossier.id == d.id, Dossier.citizen_alert == d.citizen_alert)
+                res = await db.execute(update(Dossier)
+                                       .where(Dossier.id == d.id, Dossier.citizen_alert == d.citizen_alert)
                                        .values(citizen_alert=marker))
                 if res.rowcount != 1:
                     continue  # another worker took it
                 subs = (await db.execute(select(DossierSubscription)
                                          .where(DossierSubscription.dossier_id == d.id))).scalars()
                 notice = render(d, d.stage(now))
-                for sub in subs:
-                    self.store.enqueue(db, dedup_key=f"dossier-late:{d.code}:{marker}:{sub.user_id}",
-                                       channel=sub.channel, chat_id=sub.chat_id, text=notice.text,
-                                       buttons=notice.buttons)
-                    sent += 1
+                for sub in list(subs):
+                    sent += await self._enqueue(db, dedup_key=f"dossier-late:{d.code}:{marker}:{sub.user_id}",
+                                                channel=sub.channel, chat_id=sub.chat_id, notice=notice)
         return sent
 
     async def alert_agencies(self, now: dt.datetime, resolver: Callable[[str], Any]) -> int:
@@ -534,9 +552,8 @@ class DossierStore:
                 notice = render(name, listed, now)
                 digest = _hash(agency_key, *(f"{d.code}:{_alert_marker(s, d.due_at)}" for d, s in listed))
                 for channel, chat_id in chats:
-                    self.store.enqueue(db, dedup_key=f"dossier-late-agency:{_hash(channel, chat_id)}:{digest}",
-                                       channel=channel, chat_id=str(chat_id), text=notice.text, buttons=notice.buttons)
-                    sent += 1
+                    sent += await self._enqueue(db, dedup_key=f"dossier-late-agency:{_hash(channel, chat_id)}:{digest}",
+                                                channel=channel, chat_id=chat_id, notice=notice)
         return sent
 
 

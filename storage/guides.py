@@ -163,7 +163,7 @@ class GuideStore:
     async def team_stats(self, team: str) -> list[StatRow]:
         """Counts of a team's sessions by helper, week, commune and outcome."""
         q = (select(HelperSession.helper, HelperSession.week, HelperSession.commune_key,
-                    func.max(HelperSession.commune).label("commune"), HelperSession.outcome,
+                    func.min(HelperSession.commune).label("commune"), HelperSession.outcome,
                     func.count().label("n"))
              .where(HelperSession.team == team)
              .group_by(HelperSession.helper, HelperSession.week, HelperSession.commune_key, HelperSession.outcome))

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, is_postgres, session_factory
 from storage.models import (
-    Base,
     ConversationLock,
     ConversationSession,
     Handoff,
@@ -86,11 +85,10 @@ class Store:
         return is_postgres(self.engine)
 
     async def create_schema(self) -> None:
-        """Create every table that is not there yet (all feature models included)."""
-        import storage.all_models  # noqa: F401  (registers feature tables on Base.metadata)
+        """Bring the database to the latest schema with the Alembic migrations (storage/migrate.py)."""
+        from storage.migrate import upgrade
 
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await upgrade(self.engine)
 
     async def ping(self) -> bool:
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.render import render_plain
+from bot.render import render_all
 from bot.runtime import background_jobs
 from bot.terminal import to_incoming as terminal_incoming
 from handlers.app import build_dispatcher
@@ -62,10 +62,11 @@ class TerminalDriver:
 
     async def say(self, text: str) -> list[Seen]:
         out = await self.dispatcher.handle(terminal_incoming(text, self.user))
-        seen = [Seen(render_plain(r), [b.label for b in r.all_buttons()], r) for r in out.replies]
-        for s in seen:
-            if s.labels:
-                self.last_labels = s.labels
+        rendered = render_all(out.replies)
+        seen = [Seen(t, [b.label for b in r.all_buttons()], r) for t, r in zip(rendered, out.replies)]
+        labels = [label for s in seen for label in s.labels]
+        if labels:
+            self.last_labels = labels
         return seen
 
     async def press(self, label_part: str) -> list[Seen]:

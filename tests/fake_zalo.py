@@ -108,6 +108,8 @@ class FakeZalo:
             return self._error(400, "Content-Type must be application/json")
         params = dict(await request.json())
         self.calls.append((method, params))
+        if method == "getUpdates":
+            return await self._get_updates(request, params)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, f"Method {method} not found")
@@ -116,18 +118,21 @@ class FakeZalo:
     async def _m_getMe(self, params: dict[str, Any]) -> JSONResponse:
         return JSONResponse({"ok": True, "result": BOT_INFO})
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> JSONResponse:
+    async def _get_updates(self, request: Request, params: dict[str, Any]) -> JSONResponse:
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), self.idle_wait)
-        while not self.queue:
+        while True:
+            if await request.is_disconnected():  # the poller gave up: keep the update for the next one
+                return self._error(499, "Client closed request")
+            if self.queue:
+                return JSONResponse({"ok": True, "result": self.queue.pop(0)})  # one update at a time
             if time.monotonic() >= deadline or (self._server is not None and self._server.should_exit):
                 self.idle_answers += 1
                 return self._error(408, "Request timeout", status=200)
             self._new_update.clear()
             try:
-                await asyncio.wait_for(self._new_update.wait(), max(0.01, deadline - time.monotonic()))
+                await asyncio.wait_for(self._new_update.wait(), min(0.05, max(0.01, deadline - time.monotonic())))
             except asyncio.TimeoutError:
                 pass
-        return JSONResponse({"ok": True, "result": self.queue.pop(0)})  # one update at a time
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> JSONResponse:
         if self.fail_sends:
@@ -206,13 +211,14 @@ class FakeZalo:
         self.queue.append(dict(self.pushed[key]))
         self._new_update.set()
 
-    async def post_webhook(self, update: dict[str, Any], secret: str | None = None,
+    @staticmethod
+    async def post_webhook(url: str, update: dict[str, Any], secret: str | None,
                            wrapped: bool = False) -> httpx.Response:
-        """POST an update to the registered webhook as Zalo does (optionally wrapped in ``result``)."""
+        """POST an update to a bot's webhook as Zalo does (optionally wrapped in ``result``)."""
         body = {"ok": True, "result": update} if wrapped else update
-        secret = self.webhook.get("secret_token", "") if secret is None else secret
+        headers = {"X-Bot-Api-Secret-Token": secret} if secret is not None else {}
         async with httpx.AsyncClient(timeout=10) as http:
-            return await http.post(self.webhook["url"], json=body, headers={"X-Bot-Api-Secret-Token": secret})
+            return await http.post(url, json=body, headers=headers)
 
     # --- waiting for the bot --------------------------------------------------
 

@@ -17,7 +17,6 @@ from bot.outbox_worker import deliver_once
 from handlers.app import build_dispatcher
 from handlers.dispatcher import Dispatcher
 from handlers.dossier import late_job
-from handlers.texts import dossier as T
 from handlers.types import Incoming, Reply
 from knowledge.base import KnowledgeBase
 from storage.dossiers import DossierStore, StatusChange, late_dossiers_for_agency, normalize_dossier_code
@@ -268,6 +267,9 @@ def test_api_keys_from_file_and_env(tmp_path: Path, settings: Settings) -> None:
     s = settings.model_copy(update={"dossier_api_keys_file": path, "dossier_api_keys": f"ca-p1:{KEY_CA}"})
     keys = load_api_keys(s)
     assert keys["ubnd-p1"].name == "UBND phường Một" and keys["ca-p1"].api_key == KEY_CA
+    example = EXAMPLE_CSV.parent / "dossier-api-keys.example.yaml"
+    assert set(load_api_keys(settings.model_copy(update={"dossier_api_keys_file": example}))) == \
+        {"ubnd-phuong-1", "ca-phuong-1"}
     with pytest.raises(ConfigError, match="shorter than 16"):
         load_api_keys(settings.model_copy(update={"dossier_api_keys": "ubnd-p1:short"}))
     with pytest.raises(ConfigError, match="share one API key"):
@@ -296,6 +298,9 @@ async def test_lookup_with_right_and_wrong_factor(bot: Dispatcher) -> None:
     assert "Bản sao hợp đồng thuê nhà có chứng thực" in card  # what to supplement
     assert "Hẹn trả kết quả: 19/04/2025" in card and "Ngày tiếp nhận: 12/04/2025" in card
     assert "dossier:sub:000.00.18.H21-250412-0001" in actions(replies)
+    # Later, the lookup offers the dossier already verified (and only to this user).
+    assert "dossier:view:000.00.18.H21-250412-0001" in actions(await press(bot, "dossier:start"))
+    assert "dossier:view:000.00.18.H21-250412-0001" not in actions(await press(bot, "dossier:start", user="x"))
 
     # An unknown code gets the very same answer as a wrong factor: codes cannot be probed.
     await say(bot, "H21.22-250101-0099", user="citizen-2")
@@ -460,6 +465,27 @@ async def test_late_dossier_job(bot: Dispatcher, clock: Clock) -> None:
     done = StatusChange("H21.22-250312-0005", "done-1", "result_ready", clock())
     assert await dossiers.apply_change(done, agency_key="ubnd-p1") == "applied"
     assert await late_dossiers_for_agency(services.store, "ubnd-p1", clock() + dt.timedelta(days=30)) == []
+
+
+async def test_due_date_moved_back_and_forth_is_alerted_once_per_date(bot: Dispatcher, clock: Clock) -> None:
+    dossiers = repo(bot)
+    code = "H21.22-250312-0005"
+    user = (await bot.services.store.load("terminal", "citizen-1", "citizen-1")).user_id
+    await dossiers.subscribe(code, user, "terminal", "citizen-1")
+    bot.services.extras["agency_chats"] = lambda agency: [("telegram", "-1001")]
+    clock.advance(hours=16)  # due the same day
+    original = (await dossiers.get(code)).due_at  # type: ignore[union-attr]
+    earlier = original - dt.timedelta(hours=2)
+    for i, due in enumerate([earlier, original, earlier]):
+        await late_job(bot.services)
+        change = StatusChange(code, f"move-{i}", "processing", clock() + dt.timedelta(minutes=i + 1), due_at=due)
+        assert await dossiers.apply_change(change) == "applied"
+    await late_job(bot.services)  # back on a date already alerted: no crash, nothing twice
+    keys = [r.dedup_key for r in await bot.services.store.outbox_rows()]
+    assert len(keys) == len(set(keys))
+    assert len([k for k in keys if k.startswith("dossier-late:")]) == 2
+    assert len([k for k in keys if k.startswith("dossier-late-agency:")]) == 2
+    assert len([k for k in keys if k.startswith("dossier:")]) == 3  # the three changes
 
 
 async def test_personal_data_stays_out_of_logs(bot: Dispatcher, caplog: pytest.LogCaptureFixture) -> None:

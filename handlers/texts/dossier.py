@@ -43,6 +43,8 @@ ASK_CODE = (
     "Mã có trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, trong tin nhắn SMS/email báo đã nộp, "
     "hoặc trong mục \"Hồ sơ của tôi\" trên Cổng Dịch vụ công."
 )
+RECENT_HINT = "Hoặc chọn hồ sơ anh/chị đã tra cứu trước đây:"
+BTN_RECENT = "Hồ sơ {code}"
 ASK_FACTOR = (
     "Dạ, để bảo vệ thông tin cá nhân, anh/chị gõ giúp em {n} số cuối của số điện thoại đã khai khi nộp hồ sơ {code} ạ.\n"
     "Nếu mã và số điện thoại khớp, em sẽ hiển thị tình trạng hồ sơ."

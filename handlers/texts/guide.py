@@ -162,8 +162,8 @@ RECEIPT_DESK = "• Tại Bộ phận Một cửa: đến nhận khi có thông 
 RECEIPT_POST = "• Qua bưu chính công ích: bưu điện mang kết quả đến tận nhà."
 RECEIPT_POST_DETAIL = "📮 {postal}"
 RECEIPT_POST_COST = (
-    "Cước bưu chính do Bưu điện tính và hiện trên màn hình trước khi xác nhận; một số tỉnh hỗ trợ "
-    "hoặc miễn cước cho hồ sơ nộp trực tuyến, anh/chị xem kỹ mức cước trước khi chọn ạ."
+    "Mức cước hiện trên màn hình trước khi anh/chị xác nhận; một số tỉnh hỗ trợ hoặc miễn cước "
+    "cho hồ sơ nộp trực tuyến ạ."
 )
 # Common problems of each kind of step, used where the entry has none of its own:
 # (words that show the entry already covers it, problem, fix)
@@ -248,7 +248,8 @@ SUMMARY_ANSWER = "• {question} → {answer}"
 SUMMARY_HAVE = "Giấy tờ đã có: {docs}"
 SUMMARY_MISSING = "Giấy tờ còn thiếu: {docs}"
 SUMMARY_PROBLEM = "Đang vướng: {problem}"
-SUMMARY_NONE = "(chưa có)"
+SUMMARY_NONE_TICKED = "(chưa đánh dấu giấy tờ nào)"
+SUMMARY_NONE_MISSING = "không còn thiếu"
 SUMMARY_NO_PROBLEM = "chưa rõ, cần hỏi thêm"
 ANSWER_TEXT = {"y": "Có", "n": "Không"}
 

@@ -1,0 +1,313 @@
+"""The production web server (``python -m bot serve``): Starlette on uvicorn.
+
+Routes:
+- ``POST /telegram/webhook``: Telegram updates, checked against TELEGRAM_WEBHOOK_SECRET
+  (header ``X-Telegram-Bot-Api-Secret-Token``);
+- ``POST /zalo/webhook``: Zalo Bot Platform updates, checked against ZALO_WEBHOOK_SECRET
+  (header ``X-Bot-Api-Secret-Token``);
+- the dossier push endpoint (bot/dossier_api.py);
+- ``GET /healthz``: database reachable and knowledge loaded (200, else 503).
+
+Webhooks are answered at once; the update is handled in the background (bounded, ordered
+per user, drained on shutdown). Every worker process builds its own dispatcher, Telegram
+application and Zalo client; all state is in the database, so workers share nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.config import Settings, load_settings
+from bot.zalo_channel import PoolFull, TaskPool
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024  # webhook bodies are small JSON documents
+DRAIN_SECONDS = 20.0
+TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"
+ZALO_SECRET_HEADER = "x-bot-api-secret-token"
+TELEGRAM_PATH = "/telegram/webhook"
+ZALO_PATH = "/zalo/webhook"
+TELEGRAM_ALLOWED_UPDATES = ["message", "callback_query"]
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds once per worker process."""
+
+    settings: Settings
+    dispatcher: Any = None
+    telegram: Any = None  # python-telegram-bot Application without an updater
+    zalo: Any = None  # ZaloClient
+    pool: TaskPool = field(default_factory=TaskPool)
+
+
+def secret_ok(given: str | None, expected: str) -> bool:
+    """Constant-time comparison; an unset secret refuses everything."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+async def _json_body(request: Request) -> Any:
+    """The parsed JSON body, or a JSONResponse explaining why not."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY:
+            return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
+    try:
+        return json.loads(body)
+    except ValueError:
+        return JSONResponse({"ok": False, "error": "body is not JSON"}, status_code=400)
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _accept(rt: Runtime, coro: Any, key: str) -> JSONResponse:
+    try:
+        rt.pool.submit(coro, key)
+    except PoolFull:
+        log.warning("too many updates waiting; asking the platform to retry")
+        return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
+    return JSONResponse({"ok": True})
+
+
+async def telegram_webhook(request: Request) -> JSONResponse:
+    rt = _runtime(request)
+    if rt.telegram is None:
+        return JSONResponse({"ok": False, "error": "Telegram is not configured"}, status_code=404)
+    if not secret_ok(request.headers.get(TELEGRAM_SECRET_HEADER), rt.settings.telegram_webhook_secret):
+        return JSONResponse({"ok": False, "error": "wrong secret token"}, status_code=403)
+    data = await _json_body(request)
+    if isinstance(data, JSONResponse):
+        return data
+    from telegram import Update
+
+    try:
+        update = Update.de_json(data, rt.telegram.bot) if isinstance(data, dict) else None
+    except Exception:  # noqa: BLE001 - a malformed update must not reach the handlers
+        update = None
+    if update is None:
+        return JSONResponse({"ok": False, "error": "not a Telegram update"}, status_code=400)
+    who = update.effective_user or update.effective_chat
+    key = f"telegram:{who.id}" if who is not None else ""
+    return _accept(rt, rt.telegram.process_update(update), key)
+
+
+async def zalo_webhook(request: Request) -> JSONResponse:
+    from bot.zalo_channel import conversation_key, handle_update, unwrap
+
+    rt = _runtime(request)
+    if rt.zalo is None:
+        return JSONResponse({"ok": False, "error": "Zalo is not configured"}, status_code=404)
+    if not secret_ok(request.headers.get(ZALO_SECRET_HEADER), rt.settings.zalo_webhook_secret):
+        return JSONResponse({"ok": False, "error": "wrong secret token"}, status_code=403)
+    data = await _json_body(request)
+    if isinstance(data, JSONResponse):
+        return data
+    update = unwrap(data)
+    if update is None:
+        return JSONResponse({"ok": False, "error": "not a Zalo update"}, status_code=400)
+    return _accept(rt, handle_update(rt.dispatcher, rt.zalo, update), conversation_key(update))
+
+
+async def healthz(request: Request) -> JSONResponse:
+    rt = _runtime(request)
+    services = rt.dispatcher.services
+    store_ok = await services.store.ping()
+    entries = len(services.kb)
+    healthy = store_ok and entries > 0
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "store": "ok" if store_ok else "unreachable",
+        "knowledge": {"entries": entries, "problems": len(services.kb.problems)},
+        "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None},
+        "background": {"pending": len(rt.pool), "failures": rt.pool.failures},
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+# --- the application ------------------------------------------------------------
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app; with no settings they are read from the environment (each worker does)."""
+    if settings is None:
+        from bot.cli import setup_logging
+
+        settings = load_settings()
+        setup_logging(settings)
+    rt = Runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from bot.runtime import background_jobs
+        from handlers.app import build_dispatcher
+
+        rt.dispatcher = await build_dispatcher(settings)
+        app.router.routes.extend(_feature_routes(rt.dispatcher.services))
+        try:
+            await _start_channels(rt)
+            async with background_jobs(rt.dispatcher.services):
+                yield
+                await rt.pool.drain(DRAIN_SECONDS)  # finish accepted updates while the outbox still runs
+        finally:
+            await _stop_channels(rt)
+            await rt.dispatcher.services.store.close()
+
+    app = Starlette(routes=[
+        Route(TELEGRAM_PATH, telegram_webhook, methods=["POST"]),
+        Route(ZALO_PATH, zalo_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ], lifespan=lifespan)
+    app.state.runtime = rt
+    return app
+
+
+def _feature_routes(services: Any) -> list[Route]:
+    from bot.dossier_api import dossier_routes
+
+    return list(dossier_routes(services))
+
+
+async def _start_channels(rt: Runtime) -> None:
+    s = rt.settings
+    if s.telegram_bot_token:
+        from bot.telegram_channel import build_application, start_application
+
+        if not s.telegram_webhook_secret:
+            log.warning("TELEGRAM_WEBHOOK_SECRET is not set: the Telegram webhook refuses every request")
+        rt.telegram = build_application(s, rt.dispatcher, updater=False)
+        await start_application(rt.telegram, polling=False)
+    if s.zalo_bot_token:
+        from bot.zalo_channel import attach, make_client
+
+        if not s.zalo_webhook_secret:
+            log.warning("ZALO_WEBHOOK_SECRET is not set: the Zalo webhook refuses every request")
+        rt.zalo = make_client(s)
+        attach(rt.dispatcher, rt.zalo)
+    if rt.telegram is None and rt.zalo is None:
+        log.warning("neither TELEGRAM_BOT_TOKEN nor ZALO_BOT_TOKEN is set: only the APIs and /healthz are served")
+
+
+async def _stop_channels(rt: Runtime) -> None:
+    if rt.telegram is not None:
+        from bot.telegram_channel import stop_application
+
+        try:
+            await stop_application(rt.telegram)
+        except Exception:  # noqa: BLE001 - keep shutting down
+            log.exception("stopping the Telegram application failed")
+        rt.telegram = None
+    if rt.zalo is not None:
+        await rt.zalo.close()
+        rt.zalo = None
+
+
+# --- the command ------------------------------------------------------------------
+
+async def register_webhooks(settings: Settings, base_url: str) -> int:
+    """Register both webhooks at ``<base_url>/telegram/webhook`` and ``<base_url>/zalo/webhook``."""
+    base = base_url.rstrip("/")
+    if not base.startswith("https://"):
+        print("--set-webhooks: the public URL must start with https:// (both platforms require it)")
+        return 2
+    if not settings.telegram_bot_token and not settings.zalo_bot_token:
+        print("--set-webhooks: set TELEGRAM_BOT_TOKEN and/or ZALO_BOT_TOKEN first")
+        return 2
+    problems = []
+    if settings.telegram_bot_token and not _TELEGRAM_SECRET.match(settings.telegram_webhook_secret):
+        problems.append("TELEGRAM_WEBHOOK_SECRET must be set (1-256 characters: letters, digits, _ and -)")
+    if settings.zalo_bot_token and not 8 <= len(settings.zalo_webhook_secret) <= 256:
+        problems.append("ZALO_WEBHOOK_SECRET must be set (8-256 characters)")
+    if problems:
+        for p in problems:
+            print(f"--set-webhooks: {p}")
+        return 2
+    status = 0
+    if settings.telegram_bot_token:
+        status |= await _set_telegram_webhook(settings, base + TELEGRAM_PATH)
+    if settings.zalo_bot_token:
+        status |= await _set_zalo_webhook(settings, base + ZALO_PATH)
+    return status
+
+
+async def _set_telegram_webhook(settings: Settings, url: str) -> int:
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_base_url)
+    try:
+        async with bot:
+            await bot.set_webhook(url=url, secret_token=settings.telegram_webhook_secret,
+                                  allowed_updates=TELEGRAM_ALLOWED_UPDATES)
+    except TelegramError as exc:
+        print(f"Telegram webhook NOT set: {exc}")
+        return 1
+    print(f"Telegram webhook set: {url}")
+    return 0
+
+
+async def _set_zalo_webhook(settings: Settings, url: str) -> int:
+    from bot.zalo_channel import make_client
+    from bot.zalo_client import ZaloError
+
+    client = make_client(settings)
+    try:
+        await client.set_webhook(url, settings.zalo_webhook_secret)
+    except ZaloError as exc:
+        print(f"Zalo webhook NOT set: {exc}")
+        return 1
+    finally:
+        await client.close()
+    print(f"Zalo webhook set: {url}")
+    return 0
+
+
+async def serve(settings: Settings, host: str | None, port: int | None, workers: int = 1,
+                set_webhooks: str | None = None) -> int:
+    """``python -m bot serve``: run the web server (or only register the webhooks)."""
+    import uvicorn
+
+    if set_webhooks:
+        return await register_webhooks(settings, set_webhooks)
+    host = host or settings.web_host
+    port = port or settings.web_port
+    workers = max(1, workers)
+    common: dict[str, Any] = dict(host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
+                                  server_header=False, access_log=False,
+                                  timeout_graceful_shutdown=int(DRAIN_SECONDS) + 5)
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+        await server.serve()
+        return 0 if server.started else 3
+    # Several processes: create the tables once here, so workers do not race to create them.
+    from storage.store import Store
+
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.create_schema()
+    finally:
+        await store.close()
+    if settings.database_url.startswith("sqlite"):
+        log.warning("several workers on SQLite: fine for testing, use PostgreSQL in production")
+    uvicorn.run("bot.server:create_app", factory=True, workers=workers, **common)  # blocks until stopped
+    return 0
