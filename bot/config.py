@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_secret: str = ""
+    telegram_rate_limit: int = Field(default=30, ge=0, le=100_000)  # requests/s overall; 0 = no limiter
     zalo_bot_token: str = ""
     zalo_base_url: str = "https://bot-api.zaloplatforms.com/bot"
     zalo_webhook_secret: str = ""

@@ -140,9 +140,10 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(64)
     )
+    if settings.telegram_rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_rate_limit, max_retries=3))
     if not updater:
         builder = builder.updater(None)
     app = builder.build()

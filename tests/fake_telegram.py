@@ -69,6 +69,8 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._new_sent = asyncio.Event()
+        self._by_chat: dict[str, list[Sent]] = {}
+        self._sent_cond = asyncio.Condition()
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -143,9 +145,13 @@ class FakeTelegram:
         chat_id = str(params["chat_id"])
         markup = params.get("reply_markup") or {}
         msg_id = next(self._message_ids)
-        self.sent.append(Sent(chat_id, params.get("text", ""), msg_id, markup.get("inline_keyboard", []),
-                              params.get("parse_mode")))
+        sent = Sent(chat_id, params.get("text", ""), msg_id, markup.get("inline_keyboard", []),
+                    params.get("parse_mode"))
+        self.sent.append(sent)
+        self._by_chat.setdefault(chat_id, []).append(sent)
         self._new_sent.set()
+        async with self._sent_cond:
+            self._sent_cond.notify_all()
         chat_type = "private" if not chat_id.startswith("-") else "group"
         return JSONResponse({"ok": True, "result": {
             "message_id": msg_id, "date": int(time.time()), "text": params.get("text", ""),
@@ -212,7 +218,18 @@ class FakeTelegram:
     # --- waiting for the bot --------------------------------------------------
 
     def to(self, chat_id: int) -> list[Sent]:
-        return [s for s in self.sent if s.chat_id == str(chat_id)]
+        return list(self._by_chat.get(str(chat_id), ()))
+
+    async def wait_count(self, chat_id: int, count: int, timeout: float = 30.0) -> bool:
+        """Wait without polling until ``chat_id`` has received ``count`` messages; False on timeout."""
+        chat = str(chat_id)
+        try:
+            async with self._sent_cond:
+                await asyncio.wait_for(
+                    self._sent_cond.wait_for(lambda: len(self._by_chat.get(chat, ())) >= count), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     async def wait_for(self, chat_id: int, count: int, timeout: float = 10.0) -> list[Sent]:
         """Wait until the bot has sent at least ``count`` messages to ``chat_id``."""
