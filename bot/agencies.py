@@ -127,10 +127,6 @@ class AgencyDirectory:
             where = ".".join(str(p) for p in err["loc"])
             raise AgencyConfigError(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
 
-    @classmethod
-    def empty(cls) -> "AgencyDirectory | None":
-        return None
-
     # --- routing --------------------------------------------------------------
 
     def route(self, topic: str, *, field: str = "", procedure_id: str = "", commune_code: str = "") -> Route:

@@ -13,11 +13,15 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.config import ConfigError, Settings
-from bot.render import render_plain, split_text
+from bot.render import render_all, render_plain, split_text
 from bot.zalo_client import ZaloClient, ZaloError
-from handlers.dispatcher import Dispatcher
+from handlers.dispatcher import CHOICES_KEY, Dispatcher
 from handlers.types import Incoming, Reply
+from storage.models import User
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ def to_incoming(body: Any) -> Incoming | None:
     chat_type = "group" if str(chat.get("chat_type") or "").upper() == "GROUP" else "private"
     base: dict[str, Any] = dict(channel=CHANNEL, user_id=user_id, chat_id=chat_id, update_key=update_key(update),
                                 display_name=str(sender.get("display_name") or sender.get("name") or ""),
-                                chat_type=chat_type)
+                                chat_type=chat_type, seq=_seq(msg.get("date")))
     text = msg.get("text")
     if event == EVENT_TEXT or (not event and isinstance(text, str)):
         text = text if isinstance(text, str) else ""
@@ -88,6 +92,15 @@ def to_incoming(body: Any) -> Incoming | None:
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _seq(date: Any) -> int | None:
+    """The message time in ms orders one user's messages across workers (None if absent)."""
+    if isinstance(date, int) and not isinstance(date, bool):
+        return date
+    if isinstance(date, str) and date.isdigit():
+        return int(date)
+    return None
 
 
 def _command(text: str) -> str:
@@ -111,34 +124,68 @@ def _photo_url(msg: dict[str, Any]) -> str:
 # --- outgoing -----------------------------------------------------------------
 
 def to_messages(reply: Reply) -> list[str]:
-    """Plain text with the choices numbered, in parts of at most 2,000 characters."""
+    """One reply as plain text with its choices numbered, in parts of at most 2,000 characters."""
     return split_text(render_plain(reply), MAX_MESSAGE)
 
 
-async def send_reply(client: ZaloClient, chat_id: str, reply: Reply) -> str:
-    """Send one reply (possibly several messages); returns the last message's id."""
+def turn_messages(replies: list[Reply]) -> list[list[str]]:
+    """A turn's replies, choices numbered across them as the core remembers them; each split."""
+    return [split_text(text, MAX_MESSAGE) for text in render_all(replies)]
+
+
+async def _send_parts(client: ZaloClient, chat_id: str, parts: list[str]) -> str:
     message_id = ""
-    for part in to_messages(reply):
+    for part in parts:
         result = await client.send_message(chat_id, part)
         message_id = _str(result.get("message_id"))
     return message_id
 
 
+async def send_reply(client: ZaloClient, chat_id: str, reply: Reply) -> str:
+    """Send one reply (possibly several messages); returns the last message's id."""
+    return await _send_parts(client, chat_id, to_messages(reply))
+
+
 class ZaloSender:
-    """Pushes outbox messages to Zalo chats (registered as ``extras["senders"]["zalo"]``)."""
+    """Pushes outbox messages to Zalo chats (registered as ``extras["senders"]["zalo"]``).
+
+    A pushed message's choices are numbered too, so once Zalo accepted it they become the
+    recipient's current choices: a typed "1" then means the first choice of that message
+    (on Telegram the button itself carries the action).
+    """
 
     channel = CHANNEL
 
-    def __init__(self, client: ZaloClient) -> None:
+    def __init__(self, client: ZaloClient, store: Store | None = None) -> None:
         self.client = client
+        self.store = store
 
     async def send(self, chat_id: str, reply: Reply) -> str:
-        return await send_reply(self.client, chat_id, reply)
+        message_id = await send_reply(self.client, chat_id, reply)
+        if self.store is not None and reply.buttons:
+            try:
+                await remember_choices(self.store, chat_id, reply)
+            except Exception:  # noqa: BLE001 - the message is delivered; never make the outbox resend it
+                log.warning("could not remember the choices of a pushed zalo message", exc_info=True)
+        return message_id
+
+
+async def remember_choices(store: Store, chat_id: str, reply: Reply) -> None:
+    """Make ``reply``'s buttons the current numbered choices of the one user of this private chat."""
+    async with store.sessions() as db:
+        users = (await db.execute(select(User.external_id).where(User.channel == CHANNEL, User.chat_id == chat_id)
+                                  .limit(2))).scalars().all()
+    if len(users) != 1:  # unknown chat, or a group: nobody's choices to replace
+        return
+    async with store.conversation_lock(f"{CHANNEL}:{users[0]}"):
+        session = await store.load(CHANNEL, users[0], chat_id)
+        session.data[CHOICES_KEY] = [[b.label, b.action] for b in reply.all_buttons()]
+        await store.save(session)
 
 
 def attach(dispatcher: Dispatcher, client: ZaloClient) -> None:
     """Register the Zalo sender so the outbox can push notifications to Zalo chats."""
-    dispatcher.services.extras.setdefault("senders", {})[CHANNEL] = ZaloSender(client)
+    dispatcher.services.extras.setdefault("senders", {})[CHANNEL] = ZaloSender(client, dispatcher.services.store)
 
 
 def make_client(settings: Settings) -> ZaloClient:
@@ -156,9 +203,9 @@ async def handle_update(dispatcher: Dispatcher, client: ZaloClient, body: Any) -
         except ZaloError:
             log.debug("typing indicator failed", exc_info=True)
     outcome = await dispatcher.handle(incoming)
-    for reply in outcome.replies:
+    for parts in turn_messages(outcome.replies):
         try:
-            await send_reply(client, incoming.chat_id, reply)
+            await _send_parts(client, incoming.chat_id, parts)
         except ZaloError as exc:
             log.warning("send to zalo chat failed: error %s", exc.error_code)
             break

@@ -112,6 +112,8 @@ async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
     got = await _authorized(ctx, cid, "answer")
     if isinstance(got, list):
         return got
+    if len(text.split()) < MIN_ANSWER_WORDS:
+        return [Reply.make(T.STAFF_ANSWER_SHORT)]
     res = await ops(ctx).answer(got.id, actor(ctx), text)
     return _outcome(res, T.STAFF_ANSWERED.format(code=got.code), got.code)
 
@@ -125,8 +127,6 @@ async def on_group_text(ctx: Context) -> list[Reply] | None:
     if inc.reply_to:
         cid = await o.repo.by_card(inc.channel, inc.chat_id, inc.reply_to)
         if cid is not None:
-            if len(inc.text.split()) < MIN_ANSWER_WORDS:
-                return [Reply.make(T.STAFF_ANSWER_SHORT)]
             if ctx.session.state.startswith("complaint:answer"):
                 ctx.session.state = ""
             return await answer(ctx, cid, inc.text)

@@ -199,10 +199,13 @@ class ZaloDriver:
         before = len(self.fake.to(chat))
         key = make_update()
         await self.wait_handled(key)
-        seen = [Seen(s.text, s.labels, s) for s in self.fake.to(chat)[before:]]
-        for s in seen:
-            if s.labels:
-                self.last_labels = s.labels
+        from tests.fake_zalo import turn_labels
+
+        sent = self.fake.to(chat)[before:]
+        seen = [Seen(s.text, labels, s) for s, labels in zip(sent, turn_labels([s.text for s in sent]))]
+        labels = [label for s in seen for label in s.labels]
+        if labels:
+            self.last_labels = labels
         return seen
 
     async def say(self, text: str, user_id: str | int | None = None) -> list[Seen]:

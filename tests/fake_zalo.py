@@ -31,6 +31,29 @@ _NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$")
 _HINT = re.compile(r"^Gõ ([\d, ]+(?: hoặc \d+)?) để chọn ạ\.$")
 
 
+def turn_labels(texts: list[str]) -> list[list[str]]:
+    """The numbered choices in each of one turn's messages.
+
+    Choices are numbered across the turn's messages and the hint ("Gõ 1, 2 … hoặc 7 để chọn ạ.")
+    closes the last list, so walk back from the hint collecting "7. …", "6. …" … "1. …".
+    """
+    found: list[list[str]] = [[] for _ in texts]
+    lines = [t.rstrip().split("\n") for t in texts]
+    last = max((i for i, ls in enumerate(lines) if _HINT.match(ls[-1].strip())), default=-1)
+    if last < 0:
+        return found
+    expected = int(re.findall(r"\d+", _HINT.match(lines[last][-1].strip()).group(1))[-1])  # type: ignore[union-attr]
+    lines[last] = lines[last][:-1]
+    for i in range(last, -1, -1):
+        for line in reversed(lines[i]):
+            m = _NUMBERED.match(line)
+            if expected < 1 or not m or int(m.group(1)) != expected:
+                break
+            found[i].insert(0, m.group(2))
+            expected -= 1
+    return found if expected == 0 else [[] for _ in texts]
+
+
 @dataclass
 class Sent:
     """A message the bot sent (plain text: choices are a numbered list)."""
@@ -41,19 +64,8 @@ class Sent:
 
     @property
     def labels(self) -> list[str]:
-        """The numbered choices just above the hint "Gõ 1, 2 hoặc 3 để chọn ạ."."""
-        lines = self.text.rstrip().split("\n")
-        if not lines or not (m := _HINT.match(lines[-1].strip())):
-            return []
-        n = int(re.findall(r"\d+", m.group(1))[-1])
-        choices = lines[-1 - n:-1]
-        labels = []
-        for i, line in enumerate(choices, 1):
-            lm = _NUMBERED.match(line)
-            if not lm or int(lm.group(1)) != i:
-                return []
-            labels.append(lm.group(2))
-        return labels
+        """The choices of a message that stands alone (numbered from 1, hint included)."""
+        return turn_labels([self.text])[0]
 
 
 class FakeZalo:

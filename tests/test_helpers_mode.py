@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.render import render_plain
+from bot.render import render_all
 from bot.terminal import to_incoming
 from handlers.app import build_dispatcher
 from handlers.dispatcher import Dispatcher
@@ -47,10 +47,10 @@ class Chat:
 
     async def say(self, text: str) -> str:
         out = await self.dispatcher.handle(to_incoming(text, self.user))
-        for r in out.replies:
-            if r.all_buttons():
-                self.labels = [b.label for b in r.all_buttons()]
-        return "\n".join(render_plain(r) for r in out.replies)
+        labels = [b.label for r in out.replies for b in r.all_buttons()]  # numbered across the turn
+        if labels:
+            self.labels = labels
+        return "\n".join(render_all(out.replies))
 
     async def press(self, part: str) -> str:
         for i, label in enumerate(self.labels):
@@ -60,7 +60,7 @@ class Chat:
 
     async def action(self, action: str) -> str:
         out = await self.dispatcher.handle(Incoming("terminal", self.user, self.user, "action", action=action))
-        return "\n".join(render_plain(r) for r in out.replies)
+        return "\n".join(render_all(out.replies))
 
 
 @pytest.fixture

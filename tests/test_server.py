@@ -202,11 +202,13 @@ async def test_run_polls_zalo_and_telegram_at_once(tmp_path: Path, fakes: tuple[
     assert "Traceback" not in bot.output()
 
 
-async def test_serve_with_two_workers(tmp_path: Path, fakes: tuple[FakeTelegram, FakeZalo]) -> None:
+async def test_serve_with_two_workers(tmp_path: Path, database_url: str, fakes: tuple[FakeTelegram, FakeZalo]) -> None:
+    if os.environ.get("TEST_DATABASE_URL_PG") and database_url.startswith("sqlite"):
+        pytest.skip("several workers run on PostgreSQL in production; tested there")
     tg, zalo = fakes
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = bot_env(tmp_path, tg, zalo)
+    env = bot_env(tmp_path, tg, zalo, DATABASE_URL=database_url)
     async with BotProcess(tmp_path, env, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2") as bot:
         await wait_healthy(base, bot, timeout=40)
         for i in range(4):  # connections land on either worker; each answers its own update

@@ -14,7 +14,7 @@ import uvicorn
 
 from bot.config import ConfigError, Settings
 from bot.server import create_app
-from bot.zalo_channel import MAX_MESSAGE, check_token, send_reply, to_incoming, to_messages
+from bot.zalo_channel import MAX_MESSAGE, check_token, send_reply, to_incoming, to_messages, turn_messages
 from bot.zalo_client import ZaloClient, ZaloError
 from handlers.types import Button, Reply
 from knowledge.base import KnowledgeBase
@@ -106,6 +106,16 @@ async def test_choices_are_numbered_and_a_number_or_the_words_pick_them(zalo: Za
     assert "Các bước nộp trực tuyến" in "\n".join(s.text for s in steps)
 
 
+def test_choices_are_numbered_across_one_turns_replies() -> None:
+    replies = [Reply.make("Menu", [[Button("Hỏi thủ tục", "a"), Button("Tra cứu", "b")]]),
+               Reply.make("Không có lựa chọn"),
+               Reply.make("Đang làm dở", [[Button("Tiếp tục", "c")], [Button("Bỏ", "d")]])]
+    first, plain, last = turn_messages(replies)
+    assert first == ["Menu\n1. Hỏi thủ tục\n2. Tra cứu"]  # the hint only once, under the last list
+    assert plain == ["Không có lựa chọn"]
+    assert last == ["Đang làm dở\n3. Tiếp tục\n4. Bỏ\nGõ 1, 2, 3 hoặc 4 để chọn ạ."]
+
+
 def test_long_answer_is_split_at_sentence_or_line_boundaries() -> None:
     sentence = "Anh/chị mang theo giấy tờ tùy thân bản chính để đối chiếu. "
     text = "\n".join(sentence * 6 for _ in range(20))  # ~7,000 characters in 20 long lines
@@ -164,6 +174,7 @@ def test_update_translation() -> None:
     assert flat == wrapped
     assert flat is not None and (flat.kind, flat.text, flat.user_id, flat.chat_id) == ("text", "khai sinh", "u1", "c1")
     assert flat.update_key == "message.text.received:abc" and flat.display_name == "Lan"
+    assert flat.seq == 1735000000000  # the message time orders one user's messages across workers
     cmd = to_incoming({"event_name": "message.text.received", "message": {**msg, "text": "/start"}})
     assert cmd is not None and (cmd.kind, cmd.text) == ("command", "start")
     group = to_incoming({"event_name": "message.text.received",
@@ -182,14 +193,21 @@ def test_update_translation() -> None:
 
 # --- outbox -----------------------------------------------------------------------
 
-async def test_outbox_notification_reaches_zalo(zalo: ZaloDriver) -> None:
+async def test_outbox_notification_reaches_zalo_and_its_numbers_work(zalo: ZaloDriver) -> None:
+    await zalo.say("/start")  # the menu's choices: "1" would be "Hỏi thủ tục"
     store = zalo.dispatcher.services.store
-    assert await store.enqueue_once(dedup_key="zt:1", channel="zalo", chat_id="zalo-user-9",
+    assert await store.enqueue_once(dedup_key="zt:1", channel="zalo", chat_id=zalo.chat_id,
                                     text="Hồ sơ của anh/chị đã có kết quả.",
-                                    buttons=[[{"label": "Xem chi tiết", "action": "dossier:start"}]])
-    sent = await zalo.fake.wait_for("zalo-user-9", 1)
-    assert sent[0].text.startswith("Hồ sơ của anh/chị đã có kết quả.")
-    assert sent[0].labels == ["Xem chi tiết"]
+                                    buttons=[[{"label": "Tra cứu hồ sơ", "action": "dossier:start"}]])
+    deadline = time.monotonic() + 10
+    while [r.status for r in await store.outbox_rows()] != ["sent"]:
+        assert time.monotonic() < deadline, "the outbox did not deliver"
+        await asyncio.sleep(0.05)
+    pushed = zalo.fake.to(zalo.chat_id)[-1]
+    assert pushed.text.startswith("Hồ sơ của anh/chị đã có kết quả.")
+    assert pushed.labels == ["Tra cứu hồ sơ"]
+    seen = await zalo.say("1")  # the pushed message's first choice, not the menu's
+    assert "mã hồ sơ" in seen[0].text
 
 
 # --- the client -------------------------------------------------------------------
