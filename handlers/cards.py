@@ -14,7 +14,7 @@ def online_text(p: Procedure) -> str:
 
 
 def document_line(d: Document) -> str:
-    count = f" ({d.count} {d.form})" if d.count > 1 else f" ({d.form})"
+    count = f" — {d.count} {d.form}" if d.count > 1 else f" — {d.form}"  # forms may carry their own brackets
     suffix = T.DOC_REPLACED if d.replaced_by_vneid else (T.DOC_OPTIONAL if d.optional else "")
     return f"• {d.name}{count}{suffix}"
 
