@@ -57,7 +57,30 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     rss_mb: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the server used during the load
+    client_cpu: float = 0.0  # CPU seconds this process (citizens + fake Bot API) used
     problems: list[str] = field(default_factory=list)
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server process and its children (uvicorn workers)."""
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    except OSError:
+        out = ""
+    return [pid, *(int(x) for x in out.split())]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by the server and its workers."""
+    total = 0
+    for p in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -158,10 +181,12 @@ async def run_config(name: str, database_url: str, workers: int, citizens: int, 
                     return res
                 chats = [100_000 + i for i in range(citizens)]
                 rng = random.Random(7)
+                cpu0, own0 = cpu_seconds(proc.pid), time.process_time()
                 start = time.perf_counter()
                 await asyncio.gather(*(citizen(client, fake, f"{base}/telegram/webhook", c, res, dup_rate,
                                                random.Random(rng.random())) for c in chats))
                 res.seconds = time.perf_counter() - start
+                res.server_cpu, res.client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
                 await asyncio.sleep(0.5)  # anything late or doubled shows up now
                 res.rss_mb = rss_mb(proc.pid)
                 check(fake, chats, res)
@@ -201,13 +226,15 @@ async def main() -> int:
         print("(set TEST_DATABASE_URL_PG to include PostgreSQL configurations)")
     results = [await run_config(name, url, workers, args.citizens, args.dup_rate) for name, url, workers in configs]
     print(f"\n{args.citizens} citizens × {len(SCRIPT)} updates, {args.dup_rate:.0%} redelivered\n")
-    print(f"| configuration | updates | updates/s | p50 ms | p99 ms | server RSS MB | checks |")
-    print(f"| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(f"| configuration | updates | updates/s | p50 ms | p99 ms | server CPU ms/update | load generator CPU ms/update "
+          f"| server RSS MB | checks |")
+    print(f"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in results:
         ups = r.updates / r.seconds if r.seconds else 0.0
         ok = "all passed" if not r.problems else f"{len(r.problems)} FAILED"
+        per = 1000 / r.updates if r.updates else 0.0
         print(f"| {r.name} | {r.updates} | {ups:.0f} | {pct(r.latencies, 0.5):.1f} | {pct(r.latencies, 0.99):.1f} "
-              f"| {r.rss_mb:.0f} | {ok} |")
+              f"| {r.server_cpu * per:.1f} | {r.client_cpu * per:.1f} | {r.rss_mb:.0f} | {ok} |")
     for r in results:
         for p in r.problems[:10]:
             print(f"  {r.name}: {p}")

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
 PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
+TYPING_DELAY = 0.4  # seconds before "typing…" is shown for an answer still being prepared
+# Connections to the Bot API. httpx checks every pooled connection on each request, so a big pool
+# costs CPU on every send; 16 is plenty for Telegram's ~30 messages/s per bot.
+BOT_API_CONNECTIONS = 16
 COMMANDS = [
     BotCommand("start", "Bắt đầu, xem menu chính"),
     BotCommand("menu", "Các mục chính"),
@@ -141,6 +145,7 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
         .concurrent_updates(64)
+        .connection_pool_size(BOT_API_CONNECTIONS)
     )
     if settings.telegram_rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_rate_limit, max_retries=3))
@@ -167,12 +172,12 @@ async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> Non
             await update.callback_query.answer()
         except TelegramError:
             log.debug("callback answer failed", exc_info=True)
-    if incoming.chat_type == "private":
-        try:
-            await bot.send_chat_action(chat_id=incoming.chat_id, action=ChatAction.TYPING)
-        except TelegramError:
-            log.debug("typing indicator failed", exc_info=True)
-    outcome = await dispatcher.handle(incoming)
+    typing = asyncio.create_task(_typing_after(bot, incoming.chat_id)) if incoming.chat_type == "private" else None
+    try:
+        outcome = await dispatcher.handle(incoming)
+    finally:
+        if typing is not None:
+            typing.cancel()
     for reply in outcome.replies:
         try:
             await send_reply(bot, incoming.chat_id, reply)
@@ -182,6 +187,16 @@ async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> Non
     after = dispatcher.services.extras.get("after_update")
     if after is not None:  # observers (tests, metrics) learn that the update is fully handled
         after(CHANNEL, incoming.update_key)
+
+
+async def _typing_after(bot: Any, chat_id: str, delay: float | None = None) -> None:
+    """Show "typing…" only when an answer takes a moment: a quick answer needs no indicator,
+    and skipping it halves the calls to the Bot API under load."""
+    await asyncio.sleep(TYPING_DELAY if delay is None else delay)
+    try:
+        await bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING)
+    except TelegramError:
+        log.debug("typing indicator failed", exc_info=True)
 
 
 async def start_application(app: Application, polling: bool = True, **polling_kwargs: Any) -> None:

@@ -19,12 +19,13 @@ from handlers.router import Router
 from handlers.texts import common as T
 from handlers.types import Button, Incoming, Outcome, Reply
 from knowledge.normalize import fold
-from storage.store import LockTimeout, SessionState
+from storage.store import LockTimeout, SessionState, Turn
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # characters of a message the core reads
 ORDER_WAIT = 5.0  # seconds to wait for an earlier message of the same user held by another worker
+LOCK_WAIT = 20.0  # seconds to wait for the conversation lock before answering "busy"
 GROUP_STATE = "@group"  # a state handler registered under this name sees group-chat texts first
 CHOICES_KEY = "_choices"
 RATE_KEY = "_rate"
@@ -43,45 +44,78 @@ class Dispatcher:
     def __init__(self, services: Services, router: Router) -> None:
         self.services = services
         self.router = router
+        self._announced: dict[tuple[str, str], Turn] = {}  # updates recorded while queued (see announce)
+
+    async def announce(self, incoming: Incoming) -> None:
+        """Record an update that must wait behind another of the same user in this process.
+
+        Other workers then see it waiting and do not overtake it with a later message; ``handle``
+        continues from what was recorded here.
+        """
+        turn = self._new_turn(incoming)
+        try:
+            await self.services.store.admit(turn, incoming.channel, incoming.update_key)
+        except Exception:  # noqa: BLE001 - handle() records it again
+            log.warning("could not announce an update of %s", turn.conversation, exc_info=True)
+            return
+        if incoming.update_key:
+            self._announced[(incoming.channel, incoming.update_key)] = turn
 
     async def handle(self, incoming: Incoming) -> Outcome:
-        """Handle one update; never raises (a failure becomes a polite error reply)."""
+        """Handle one update; never raises (a failure becomes a polite error reply).
+
+        Two transactions in the usual case: one records the update id, takes the conversation
+        lock and loads the session; one saves the session and releases the lock.
+        """
         store = self.services.store
-        conversation = f"{incoming.channel}:{incoming.user_id}"
-        pending: int | None = None
+        turn = self._announced.pop((incoming.channel, incoming.update_key), None) if incoming.update_key else None
+        turn = turn or self._new_turn(incoming)
         try:
-            if incoming.update_key and not await store.first_time(incoming.channel, incoming.update_key):
+            if not turn.admitted and store.busy_here(turn.conversation):
+                await store.admit(turn, incoming.channel, incoming.update_key)  # be seen waiting (see announce)
+            if turn.duplicate:
                 return Outcome(duplicate=True)
-            if incoming.seq is not None:
-                pending = await store.add_pending(conversation, incoming.seq)
-            waited = 0.0
-            while True:
-                async with store.conversation_lock(conversation):
-                    if pending is not None and waited < ORDER_WAIT and await store.earlier_pending(
-                            conversation, pending, incoming.seq or 0, ORDER_WAIT):
-                        pass  # an earlier message of this user is waiting on another worker: let it go first
-                    else:
-                        session = await store.load(incoming.channel, incoming.user_id, incoming.chat_id,
-                                                   incoming.display_name)
-                        replies = await self._handle_locked(incoming, session)
-                        self._remember_choices(session, replies)
-                        await store.save(session)
-                        if pending is not None:
-                            await store.done_pending(pending)
-                            pending = None
-                        return Outcome(replies=replies)
-                await asyncio.sleep(0.02)
-                waited += 0.02
+            async with store.local_lock(turn.conversation):
+                await self._start(turn, incoming)
+                if turn.duplicate:
+                    return Outcome(duplicate=True)
+                assert turn.session is not None
+                replies = await self._handle_locked(incoming, turn.session)
+                self._remember_choices(turn.session, replies)
+                await store.finish_turn(turn)
+                return Outcome(replies=replies)
         except LockTimeout:
-            log.warning("conversation busy: %s:%s", incoming.channel, incoming.user_id)
+            log.warning("conversation busy: %s", turn.conversation)
             return Outcome(replies=[Reply.make(T.BUSY)])
         except Exception:  # noqa: BLE001 - the bot must stay up; details go to the log, not to the user
-            log.exception("failed to handle an update from %s user %s", incoming.channel, incoming.user_id)
+            log.exception("failed to handle an update from %s", turn.conversation)
             return Outcome(replies=[Reply.make(T.ERROR)])
         finally:
-            if pending is not None:  # failed before handling: never block the user's next messages
-                with contextlib.suppress(Exception):
-                    await store.done_pending(pending)
+            if turn.pending_id is not None or turn.session is not None:
+                with contextlib.suppress(Exception):  # never block the user's next messages
+                    await store.abandon_turn(turn)
+
+    @staticmethod
+    def _new_turn(incoming: Incoming) -> Turn:
+        return Turn(f"{incoming.channel}:{incoming.user_id}", seq=incoming.seq)
+
+    async def _start(self, turn: Turn, incoming: Incoming) -> None:
+        """Take the conversation lock and load the session, waiting for other workers if needed."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delay = 0.005
+        while True:
+            waited = loop.time() - started
+            await self.services.store.start_turn(
+                turn, channel=incoming.channel, update_key=incoming.update_key, external_id=incoming.user_id,
+                chat_id=incoming.chat_id, display_name=incoming.display_name,
+                order_wait=ORDER_WAIT if waited < ORDER_WAIT else None)
+            if turn.duplicate or turn.session is not None:
+                return
+            if waited > LOCK_WAIT:
+                raise LockTimeout(turn.conversation)
+            await asyncio.sleep(delay)  # another worker holds this user, or an earlier message goes first
+            delay = min(delay * 2, 0.1)
 
     async def _handle_locked(self, incoming: Incoming, session: SessionState) -> list[Reply]:
         if not self._allow(session):
@@ -136,10 +170,9 @@ class Dispatcher:
             return [Reply.make(T.NO_TEXT)]
         result = ctx.kb.matcher.match(inc.text)
         best = result.matches[0] if result.matches else None
-        await ctx.store.log_question(
-            user_id=ctx.session.user_id, channel=inc.channel, text=inc.text, normalized=result.normalized,
-            intent=result.intent, decision=result.decision, best_id=best.id if best else None,
-            score=best.score if best else None)
+        ctx.session.log_question(  # written with the session at the end of the turn
+            text=inc.text, normalized=result.normalized, intent=result.intent, decision=result.decision,
+            best_id=best.id if best else None, score=best.score if best else None)
         handler = self.router.intents.get(result.intent) or self.router.intents["unknown"]
         return await handler(ctx, result)
 

@@ -15,7 +15,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: SQLite runs one writer at a time anyway, and queueing for the
+        # connection in asyncio is far cheaper than several connections sleeping in SQLite's busy handler.
+        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if url.database not in (None, "", ":memory:") else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, is_postgres, session_factory
+from storage.turn_statements import TurnStatements
 from storage.models import (
     ConversationLock,
     ConversationSession,
@@ -32,6 +33,7 @@ from storage.models import (
 )
 
 Clock = Callable[[], dt.datetime]
+SEEN_RESOLUTION = dt.timedelta(minutes=1)  # users.last_seen_at is refreshed at most this often
 
 
 def system_clock() -> dt.datetime:
@@ -53,6 +55,30 @@ class SessionState:
     display_name: str = ""
     state: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    questions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # question-log rows saved with it
+
+    def log_question(self, *, text: str, normalized: str, intent: str, decision: str,
+                     best_id: str | None, score: float | None) -> None:
+        """Queue a question-log row; it is written in the same transaction as the session."""
+        self.questions.append(dict(user_id=self.user_id, channel=self.channel, text=text[:1000],
+                                   normalized=normalized[:1000], intent=intent, decision=decision,
+                                   best_id=best_id, score=score))
+
+
+@dataclass
+class Turn:
+    """One update's hold on a conversation, from ``start_turn`` to ``finish_turn``/``abandon_turn``.
+
+    ``session`` is set once this worker holds the conversation lock and no earlier update of the
+    same user is waiting; until then the dispatcher calls ``start_turn`` again.
+    """
+
+    conversation: str
+    seq: int | None = None
+    pending_id: int | None = None
+    admitted: bool = False  # the update id and the pending row are recorded
+    duplicate: bool = False
+    session: SessionState | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +99,9 @@ class Store:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.now = now
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._local_locks: dict[str, asyncio.Lock] = {}
+        self._local_locks: dict[str, list[Any]] = {}  # key -> [lock, users]
         self.unacked: dict[int, str | None] = {}  # outbox ids the platform accepted but not yet marked sent
+        self.sql = TurnStatements(self.is_postgres)
 
     @classmethod
     def from_url(cls, database_url: str, now: Clock = system_clock) -> "Store":
@@ -105,46 +132,43 @@ class Store:
 
     async def load(self, channel: str, external_id: str, chat_id: str, display_name: str = "") -> SessionState:
         """Find or create the user and return their stored session."""
-        now = self.now()
-        async with self.sessions.begin() as db:
-            user = await self._user(db, channel, external_id)
-            if user is None:
-                try:
-                    async with db.begin_nested():
-                        user = User(channel=channel, external_id=external_id, chat_id=chat_id,
-                                    display_name=display_name[:128], created_at=now, last_seen_at=now)
-                        db.add(user)
-                        await db.flush()
-                except IntegrityError:
-                    user = await self._user(db, channel, external_id)
-                    assert user is not None
-            else:
-                user.last_seen_at = now
-                if chat_id and user.chat_id != chat_id:
-                    user.chat_id = chat_id
-                if display_name and user.display_name != display_name[:128]:
-                    user.display_name = display_name[:128]
-            row = await db.get(ConversationSession, user.id)
-            state, data = (row.state, dict(row.data or {})) if row else ("", {})
-            return SessionState(user.id, channel, external_id, user.chat_id, user.display_name, state, data)
-
-    @staticmethod
-    async def _user(db: AsyncSession, channel: str, external_id: str) -> User | None:
-        res = await db.execute(select(User).where(User.channel == channel, User.external_id == external_id))
-        return res.scalar_one_or_none()
+        async with self.engine.begin() as conn:
+            return await self._load(conn, channel, external_id, chat_id, display_name)
 
     async def save(self, session: SessionState) -> None:
-        """Persist the session's state and data."""
-        async with self.sessions.begin() as db:
-            row = await db.get(ConversationSession, session.user_id)
-            if row is None:
-                db.add(ConversationSession(user_id=session.user_id, state=session.state,
-                                           data=session.data, version=1, updated_at=self.now()))
-            else:
-                row.state = session.state
-                row.data = dict(session.data)
-                row.version = (row.version or 0) + 1
-                row.updated_at = self.now()
+        """Persist the session's state and data (and the question-log rows queued on it)."""
+        async with self.engine.begin() as conn:
+            await self._save(conn, session)
+
+    async def _load(self, conn: AsyncConnection, channel: str, external_id: str, chat_id: str,
+                    display_name: str) -> SessionState:
+        sql, now = self.sql, self.now()
+        display_name = display_name[:128]
+        key = {"channel": channel, "external_id": external_id}
+        row = (await conn.execute(sql.find_user, key)).first()
+        if row is None:
+            await conn.execute(sql.add_user, {**key, "chat_id": chat_id, "display_name": display_name,
+                                              "created_at": now, "last_seen_at": now})
+            row = (await conn.execute(sql.find_user, key)).one()
+        user_id, stored_chat, stored_name, last_seen, state, data = row
+        changes: dict[str, Any] = {}
+        if chat_id and stored_chat != chat_id:
+            changes["chat_id"] = stored_chat = chat_id
+        if display_name and stored_name != display_name:
+            changes["display_name"] = stored_name = display_name
+        if last_seen is None or now - last_seen > SEEN_RESOLUTION:
+            changes["last_seen_at"] = now
+        if changes:
+            await conn.execute(sql.update_user, {"user_id": user_id, **changes})
+        return SessionState(user_id, channel, external_id, stored_chat, stored_name, state or "", dict(data or {}))
+
+    async def _save(self, conn: AsyncConnection, session: SessionState) -> None:
+        now = self.now()
+        await conn.execute(self.sql.save_session, {"user_id": session.user_id, "state": session.state,
+                                                   "data": dict(session.data), "version": 1, "updated_at": now})
+        if session.questions:
+            await conn.execute(self.sql.log_questions, [{**q, "created_at": now} for q in session.questions])
+            session.questions.clear()
 
     async def user_chat(self, user_id: int) -> tuple[str, str] | None:
         """(channel, chat_id) of a user, to push messages to them."""
@@ -156,10 +180,10 @@ class Store:
 
     async def log_question(self, *, user_id: int | None, channel: str, text: str, normalized: str,
                            intent: str, decision: str, best_id: str | None, score: float | None) -> None:
-        async with self.sessions.begin() as db:
-            db.add(QuestionLog(user_id=user_id, channel=channel, text=text[:1000], normalized=normalized[:1000],
-                               intent=intent, decision=decision, best_id=best_id, score=score,
-                               created_at=self.now()))
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(QuestionLog).values(
+                user_id=user_id, channel=channel, text=text[:1000], normalized=normalized[:1000], intent=intent,
+                decision=decision, best_id=best_id, score=score, created_at=self.now()))
 
     async def question_gaps(self, limit: int = 20, since: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Most frequent questions that got no answer or a low-confidence one."""
@@ -179,79 +203,141 @@ class Store:
         return [{"question": r.example, "normalized": r.normalized, "count": r.n, "best_id": r.best_id,
                  "score": round(float(r.score), 3) if r.score is not None else None} for r in rows]
 
-    # --- update de-duplication ----------------------------------------------
+    # --- one turn: de-duplication, ordering across workers, the lock, the session -----
 
-    async def first_time(self, channel: str, update_key: str) -> bool:
-        """Record an update id; False if it was already recorded (a redelivery)."""
-        try:
-            async with self.sessions.begin() as db:
-                db.add(ProcessedUpdate(channel=channel, update_key=update_key[:128], created_at=self.now()))
-            return True
-        except IntegrityError:
-            return False
+    async def admit(self, turn: Turn, channel: str, update_key: str) -> None:
+        """Record the update id and announce the update (its pending row), in one transaction.
 
-    # --- ordering across workers -------------------------------------------
+        Sets ``turn.duplicate`` if the update id was recorded before (a redelivery).
+        """
+        async with self.engine.begin() as conn:
+            await self._admit(conn, turn, channel, update_key)
 
-    async def add_pending(self, conversation: str, seq: int) -> int:
-        """Announce an update of a conversation before waiting for the lock."""
-        async with self.sessions.begin() as db:
-            row = PendingUpdate(conversation=conversation, seq=seq, created_at=self.now())
-            db.add(row)
-            await db.flush()
-            return row.id
+    async def start_turn(self, turn: Turn, *, channel: str, update_key: str, external_id: str, chat_id: str,
+                         display_name: str = "", ttl: float = 30.0, order_wait: float | None = 5.0) -> Turn:
+        """Admit the update if not done yet, try to take the conversation lock and load the session.
 
-    async def earlier_pending(self, conversation: str, pending_id: int, seq: int, max_age: float) -> bool:
+        One transaction. Afterwards exactly one of these holds: ``turn.duplicate``; ``turn.session`` is set
+        (this worker holds the lock); or neither (the lock is busy, or an earlier update of the same user
+        younger than ``order_wait`` seconds still waits: call again a little later, with ``order_wait=None``
+        once waited long enough).
+        """
+        async with self.engine.begin() as conn:
+            if not turn.admitted:
+                # The pending row is only needed while waiting: it is added below if the lock is busy.
+                await self._admit(conn, turn, channel, update_key, announce=False)
+                if turn.duplicate:
+                    return turn
+            if not await self._take_lock(conn, turn.conversation, ttl):
+                await self._announce(conn, turn)  # seen waiting by the worker that holds the lock
+                return turn
+            if order_wait is not None and await self._earlier_pending(conn, turn, order_wait):
+                await self._drop_lock(conn, turn.conversation)
+                await self._announce(conn, turn)
+                return turn
+            turn.session = await self._load(conn, channel, external_id, chat_id, display_name)
+            return turn
+
+    async def finish_turn(self, turn: Turn) -> None:
+        """Save the session, forget the pending row and release the lock, in one transaction."""
+        async with self.engine.begin() as conn:
+            if turn.session is not None:
+                await self._save(conn, turn.session)
+            await self._end(conn, turn)
+        turn.pending_id, turn.session = None, None
+
+    async def abandon_turn(self, turn: Turn) -> None:
+        """Release what a turn holds without saving (it failed): the user's next messages go on."""
+        async with self.engine.begin() as conn:
+            await self._end(conn, turn)
+        turn.pending_id, turn.session = None, None
+
+    async def _end(self, conn: AsyncConnection, turn: Turn) -> None:
+        if turn.pending_id is not None:
+            await conn.execute(self.sql.drop_pending, {"pending_id": turn.pending_id})
+        if turn.session is not None:
+            await self._drop_lock(conn, turn.conversation)
+
+    async def _admit(self, conn: AsyncConnection, turn: Turn, channel: str, update_key: str,
+                     announce: bool = True) -> None:
+        """Record the update id; with ``announce``, also add the pending row other workers look for."""
+        now = self.now()
+        if update_key:
+            res = await conn.execute(self.sql.record_update, {"channel": channel, "update_key": update_key[:128],
+                                                              "created_at": now})
+            if res.rowcount != 1:
+                turn.duplicate = True
+                return
+        turn.admitted = True
+        if announce:
+            await self._announce(conn, turn)
+
+    async def _announce(self, conn: AsyncConnection, turn: Turn) -> None:
+        if turn.seq is not None and turn.pending_id is None:
+            res = await conn.execute(self.sql.add_pending, {"conversation": turn.conversation, "seq": turn.seq,
+                                                            "created_at": self.now()})
+            turn.pending_id = res.inserted_primary_key[0]
+
+    async def _earlier_pending(self, conn: AsyncConnection, turn: Turn, max_age: float) -> bool:
         """True if an earlier update of the conversation (younger than max_age seconds) still waits."""
-        oldest = self.now() - dt.timedelta(seconds=max_age)
-        async with self.sessions() as db:
-            res = await db.execute(select(PendingUpdate.id).where(
-                PendingUpdate.conversation == conversation, PendingUpdate.id != pending_id,
-                PendingUpdate.seq < seq, PendingUpdate.created_at >= oldest).limit(1))
-            return res.first() is not None
+        if turn.seq is None:
+            return False
+        res = await conn.execute(self.sql.earlier_pending, {
+            "conversation": turn.conversation, "pending_id": turn.pending_id or 0, "seq": turn.seq,
+            "oldest": self.now() - dt.timedelta(seconds=max_age)})
+        return res.first() is not None
 
-    async def done_pending(self, pending_id: int) -> None:
-        async with self.sessions.begin() as db:
-            await db.execute(delete(PendingUpdate).where(PendingUpdate.id == pending_id))
+    async def _take_lock(self, conn: AsyncConnection, key: str, ttl: float) -> bool:
+        """Take the lease on ``key`` if it is free or expired (its holder died): one upsert."""
+        now = self.now()
+        res = await conn.execute(self.sql.take_lock, {"key": key, "owner": self.worker_id, "now": now,
+                                                      "expires_at": now + dt.timedelta(seconds=ttl)})
+        return res.rowcount == 1
 
-    # --- per-conversation lock ----------------------------------------------
+    async def _drop_lock(self, conn: AsyncConnection, key: str) -> None:
+        await conn.execute(self.sql.drop_lock, {"key": key, "owner": self.worker_id})
+
+    # --- per-conversation lock, for work outside a turn ----------------------------
 
     @contextlib.asynccontextmanager
     async def conversation_lock(self, key: str, ttl: float = 30.0, wait: float = 20.0) -> AsyncIterator[None]:
-        """Hold a database lease on ``key``; an expired lease (dead worker) is taken over."""
-        local = self._local_locks.setdefault(key, asyncio.Lock())
-        async with local:
-            deadline = asyncio.get_running_loop().time() + wait
+        """Hold the database lease on ``key``; an expired lease (dead worker) is taken over."""
+        async with self.local_lock(key):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
             delay = 0.005
-            while not await self._try_lock(key, ttl):
-                if asyncio.get_running_loop().time() > deadline:
+            while True:
+                async with self.engine.begin() as conn:
+                    if await self._take_lock(conn, key, ttl):
+                        break
+                if loop.time() > deadline:
                     raise LockTimeout(key)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.2)
             try:
                 yield
             finally:
-                async with self.sessions.begin() as db:
-                    await db.execute(delete(ConversationLock).where(
-                        ConversationLock.key == key, ConversationLock.owner == self.worker_id))
-        if not local.locked() and self._local_locks.get(key) is local:
-            self._local_locks.pop(key, None)
+                async with self.engine.begin() as conn:
+                    await self._drop_lock(conn, key)
 
-    async def _try_lock(self, key: str, ttl: float) -> bool:
-        now = self.now()
-        expires = now + dt.timedelta(seconds=ttl)
+    @contextlib.asynccontextmanager
+    async def local_lock(self, key: str) -> AsyncIterator[None]:
+        """Serialize work on ``key`` inside this process (FIFO), before contending in the database."""
+        entry = self._local_locks.get(key)
+        if entry is None:
+            entry = self._local_locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1  # users of this lock, waiting or holding: it is forgotten when none is left
         try:
-            async with self.sessions.begin() as db:
-                await db.execute(insert(ConversationLock).values(key=key, owner=self.worker_id, expires_at=expires))
-            return True
-        except IntegrityError:
-            pass
-        async with self.sessions.begin() as db:
-            res = await db.execute(
-                update(ConversationLock)
-                .where(ConversationLock.key == key, ConversationLock.expires_at < now)
-                .values(owner=self.worker_id, expires_at=expires)
-            )
-            return res.rowcount == 1
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and self._local_locks.get(key) is entry:
+                del self._local_locks[key]
+
+    def busy_here(self, key: str) -> bool:
+        """True if this process is already working on ``key``."""
+        return key in self._local_locks
 
     # --- handoffs -----------------------------------------------------------
 

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from bot import telegram_channel
 from bot.telegram_channel import to_html
 from handlers.types import Reply
 from tests.drivers import TelegramDriver
 
 
-async def test_bot_commands_registered_and_typing_shown(telegram: TelegramDriver) -> None:
+async def test_bot_commands_registered_and_typing_shown_for_slow_answers(
+        telegram: TelegramDriver, monkeypatch: pytest.MonkeyPatch) -> None:
     await telegram.say("/start")
     methods = [m for m, _ in telegram.fake.calls]
     assert "setMyCommands" in methods
     commands = next(p for m, p in telegram.fake.calls if m == "setMyCommands")["commands"]
     assert {"start", "help", "menu"} <= {c["command"] for c in commands}
-    assert "sendChatAction" in methods
+    assert "sendChatAction" not in methods  # a quick answer needs no "typing…"
+
+    handle = telegram.dispatcher.handle
+
+    async def slow_handle(incoming):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(telegram_channel.TYPING_DELAY + 0.3)
+        return await handle(incoming)
+
+    monkeypatch.setattr(telegram.dispatcher, "handle", slow_handle)
+    await telegram.say("khai sinh")
+    actions = [p for m, p in telegram.fake.calls if m == "sendChatAction"]
+    assert len(actions) == 1 and actions[0]["action"] == "typing"
 
 
 async def test_user_markup_is_escaped(telegram: TelegramDriver) -> None:
