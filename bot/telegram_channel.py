@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.config import Settings
 from bot.render import split_text
+from bot.telegram_request import AiohttpRequest
 from handlers.dispatcher import Dispatcher
 from handlers.types import Incoming, Reply
 
@@ -27,9 +28,7 @@ CHANNEL = "telegram"
 MAX_MESSAGE = 4096
 PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
 TYPING_DELAY = 0.4  # seconds before "typing…" is shown for an answer still being prepared
-# Connections to the Bot API. httpx checks every pooled connection on each request, so a big pool
-# costs CPU on every send; 16 is plenty for Telegram's ~30 messages/s per bot.
-BOT_API_CONNECTIONS = 16
+BOT_API_CONNECTIONS = 16  # to the Bot API: plenty for Telegram's ~30 messages/s per bot
 COMMANDS = [
     BotCommand("start", "Bắt đầu, xem menu chính"),
     BotCommand("menu", "Các mục chính"),
@@ -145,7 +144,7 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
         .concurrent_updates(64)
-        .connection_pool_size(BOT_API_CONNECTIONS)
+        .request(AiohttpRequest(connection_pool_size=BOT_API_CONNECTIONS))
     )
     if settings.telegram_rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_rate_limit, max_retries=3))
