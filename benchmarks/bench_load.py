@@ -235,8 +235,8 @@ def check_replies(api: LeanBotApi, scripts: dict[int, list[tuple[str, str, str]]
             if expected not in msg:
                 res.problems.append(f"chat {chat}: reply to {payload!r} lacks {expected!r}")
                 break
-        if script[-1][1] == "complaint:send":
-            found = CODE.search(msgs[-1])
+        for msg, (_, payload, _) in zip(msgs, script):
+            found = CODE.search(msg) if payload == "complaint:send" else None
             if found:
                 res.codes.append(found.group(0))
 

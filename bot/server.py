@@ -82,13 +82,13 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _accept(rt: Runtime, coro: Any, key: str) -> JSONResponse:
+def _accept(rt: Runtime, coro: Any, key: str, answer: dict[str, Any] | None = None) -> JSONResponse:
     try:
         rt.pool.submit(coro, key)
     except PoolFull:
         log.warning("too many updates waiting; asking the platform to retry")
         return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
-    return JSONResponse({"ok": True})
+    return JSONResponse(answer or {"ok": True})
 
 
 async def telegram_webhook(request: Request) -> JSONResponse:
@@ -110,7 +110,12 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"ok": False, "error": "not a Telegram update"}, status_code=400)
     who = update.effective_user or update.effective_chat
     key = f"telegram:{who.id}" if who is not None else ""
-    return _accept(rt, rt.telegram.process_update(update), key)
+    answer = None
+    if update.callback_query is not None:
+        # Telegram runs one Bot API method given in the webhook's answer: the button's spinner
+        # stops at once, without a request of our own.
+        answer = {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+    return _accept(rt, rt.telegram.process_update(update), key, answer)
 
 
 async def zalo_webhook(request: Request) -> JSONResponse:

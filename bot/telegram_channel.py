@@ -28,6 +28,8 @@ CHANNEL = "telegram"
 MAX_MESSAGE = 4096
 PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
 TYPING_DELAY = 0.4  # seconds before "typing…" is shown for an answer still being prepared
+TYPING_MAX_IN_FLIGHT = 8  # in a burst (more updates in hand than this), answers go out first, no "typing…"
+_in_flight = 0  # updates of this process being handled now
 BOT_API_CONNECTIONS = 16  # to the Bot API: plenty for Telegram's ~30 messages/s per bot
 COMMANDS = [
     BotCommand("start", "Bắt đầu, xem menu chính"),
@@ -153,7 +155,8 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
     app = builder.build()
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await handle_update(dispatcher, context.bot, update)
+        # Without an updater the updates come from our webhook, whose answer already acknowledged presses.
+        await handle_update(dispatcher, context.bot, update, answer_callbacks=updater)
 
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
@@ -161,20 +164,28 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
     return app
 
 
-async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> None:
-    """Translate, run the core, send the replies."""
+async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update, answer_callbacks: bool = True) -> None:
+    """Translate, run the core, send the replies.
+
+    ``answer_callbacks=False`` when the webhook already answered the button press (bot/server.py).
+    """
+    global _in_flight
     incoming = to_incoming(update)
     if incoming is None:
         return
-    if update.callback_query is not None:
+    if update.callback_query is not None and answer_callbacks:
         try:
             await update.callback_query.answer()
         except TelegramError:
             log.debug("callback answer failed", exc_info=True)
-    typing = asyncio.create_task(_typing_after(bot, incoming.chat_id)) if incoming.chat_type == "private" else None
+    typing = None
+    if incoming.chat_type == "private" and _in_flight < TYPING_MAX_IN_FLIGHT:
+        typing = asyncio.create_task(_typing_after(bot, incoming.chat_id))
+    _in_flight += 1
     try:
         outcome = await dispatcher.handle(incoming)
     finally:
+        _in_flight -= 1
         if typing is not None:
             typing.cancel()
     for reply in outcome.replies:

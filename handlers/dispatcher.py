@@ -19,7 +19,7 @@ from handlers.router import Router
 from handlers.texts import common as T
 from handlers.types import Button, Incoming, Outcome, Reply
 from knowledge.normalize import fold
-from storage.store import LockTimeout, SessionState, Turn
+from storage.store import LockTimeout, SessionState, Turn, TurnRequest
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,9 @@ class Dispatcher:
         delay = 0.005
         while True:
             waited = loop.time() - started
-            await self.services.store.start_turn(
-                turn, channel=incoming.channel, update_key=incoming.update_key, external_id=incoming.user_id,
-                chat_id=incoming.chat_id, display_name=incoming.display_name,
-                order_wait=ORDER_WAIT if waited < ORDER_WAIT else None)
+            await self.services.store.start_turn(turn, TurnRequest(
+                incoming.channel, incoming.update_key, incoming.user_id, incoming.chat_id, incoming.display_name,
+                order_wait=ORDER_WAIT if waited < ORDER_WAIT else None))
             if turn.duplicate or turn.session is not None:
                 return
             if waited > LOCK_WAIT:

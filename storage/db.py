@@ -17,7 +17,10 @@ def create_engine(database_url: str) -> AsyncEngine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # One connection per process: SQLite runs one writer at a time anyway, and queueing for the
         # connection in asyncio is far cheaper than several connections sleeping in SQLite's busy handler.
-        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if url.database not in (None, "", ":memory:") else {}
+        # Every transaction here ends with commit or rollback (engine.begin(), sessions), so the pool's
+        # extra rollback on each return is skipped: it was one more hop to SQLite's thread per transaction.
+        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60, "pool_reset_on_return": None} \
+            if url.database not in (None, "", ":memory:") else {}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from storage.db import create_engine, is_postgres, session_factory
 from storage.turn_statements import TurnStatements
+from storage.turns import Turn, TurnBatcher, TurnRequest
+
+__all__ = ["LockTimeout", "OutboxItem", "SessionState", "Store", "Turn", "TurnRequest"]
 from storage.models import (
     ConversationLock,
     ConversationSession,
@@ -65,22 +68,6 @@ class SessionState:
                                    best_id=best_id, score=score))
 
 
-@dataclass
-class Turn:
-    """One update's hold on a conversation, from ``start_turn`` to ``finish_turn``/``abandon_turn``.
-
-    ``session`` is set once this worker holds the conversation lock and no earlier update of the
-    same user is waiting; until then the dispatcher calls ``start_turn`` again.
-    """
-
-    conversation: str
-    seq: int | None = None
-    pending_id: int | None = None
-    admitted: bool = False  # the update id and the pending row are recorded
-    duplicate: bool = False
-    session: SessionState | None = None
-
-
 @dataclass(frozen=True)
 class OutboxItem:
     id: int
@@ -102,6 +89,8 @@ class Store:
         self._local_locks: dict[str, list[Any]] = {}  # key -> [lock, users]
         self.unacked: dict[int, str | None] = {}  # outbox ids the platform accepted but not yet marked sent
         self.sql = TurnStatements(self.is_postgres)
+        self.seen_resolution = SEEN_RESOLUTION
+        self.turns = TurnBatcher(self)
 
     @classmethod
     def from_url(cls, database_url: str, now: Clock = system_clock) -> "Store":
@@ -139,6 +128,12 @@ class Store:
         """Persist the session's state and data (and the question-log rows queued on it)."""
         async with self.engine.begin() as conn:
             await self._save(conn, session)
+        session.questions.clear()
+
+    @staticmethod
+    def session_state(user_id: int, channel: str, external_id: str, chat_id: str, display_name: str,
+                      state: str | None, data: dict[str, Any] | None) -> SessionState:
+        return SessionState(user_id, channel, external_id, chat_id, display_name, state or "", dict(data or {}))
 
     async def _load(self, conn: AsyncConnection, channel: str, external_id: str, chat_id: str,
                     display_name: str) -> SessionState:
@@ -168,7 +163,6 @@ class Store:
                                                    "data": dict(session.data), "version": 1, "updated_at": now})
         if session.questions:
             await conn.execute(self.sql.log_questions, [{**q, "created_at": now} for q in session.questions])
-            session.questions.clear()
 
     async def user_chat(self, user_id: int) -> tuple[str, str] | None:
         """(channel, chat_id) of a user, to push messages to them."""
@@ -213,37 +207,46 @@ class Store:
         async with self.engine.begin() as conn:
             await self._admit(conn, turn, channel, update_key)
 
-    async def start_turn(self, turn: Turn, *, channel: str, update_key: str, external_id: str, chat_id: str,
-                         display_name: str = "", ttl: float = 30.0, order_wait: float | None = 5.0) -> Turn:
+    async def start_turn(self, turn: Turn, request: TurnRequest) -> Turn:
         """Admit the update if not done yet, try to take the conversation lock and load the session.
 
-        One transaction. Afterwards exactly one of these holds: ``turn.duplicate``; ``turn.session`` is set
-        (this worker holds the lock); or neither (the lock is busy, or an earlier update of the same user
-        younger than ``order_wait`` seconds still waits: call again a little later, with ``order_wait=None``
-        once waited long enough).
+        Afterwards exactly one of these holds: ``turn.duplicate``; ``turn.session`` is set (this worker
+        holds the lock); or neither (the lock is busy, or an earlier update of the same user younger than
+        ``request.order_wait`` seconds still waits: call again a little later, with ``order_wait=None``
+        once waited long enough). Runs batched with the other turns of the moment (storage/turns.py).
         """
+        await self.turns.start(turn, request)
+        return turn
+
+    async def finish_turn(self, turn: Turn) -> None:
+        """Save the session (and its question log), forget the pending row and release the lock."""
+        await self.turns.finish(turn)
+
+    async def start_one(self, turn: Turn, req: TurnRequest) -> None:
+        """``start_turn`` for this turn alone, in one transaction."""
         async with self.engine.begin() as conn:
             if not turn.admitted:
                 # The pending row is only needed while waiting: it is added below if the lock is busy.
-                await self._admit(conn, turn, channel, update_key, announce=False)
+                await self._admit(conn, turn, req.channel, req.update_key, announce=False)
                 if turn.duplicate:
-                    return turn
-            if not await self._take_lock(conn, turn.conversation, ttl):
+                    return
+            if not await self._take_lock(conn, turn.conversation, req.ttl):
                 await self._announce(conn, turn)  # seen waiting by the worker that holds the lock
-                return turn
-            if order_wait is not None and await self._earlier_pending(conn, turn, order_wait):
+                return
+            if req.order_wait is not None and await self._earlier_pending(conn, turn, req.order_wait):
                 await self._drop_lock(conn, turn.conversation)
                 await self._announce(conn, turn)
-                return turn
-            turn.session = await self._load(conn, channel, external_id, chat_id, display_name)
-            return turn
+                return
+            turn.session = await self._load(conn, req.channel, req.external_id, req.chat_id, req.display_name)
 
-    async def finish_turn(self, turn: Turn) -> None:
-        """Save the session, forget the pending row and release the lock, in one transaction."""
+    async def finish_one(self, turn: Turn) -> None:
+        """``finish_turn`` for this turn alone, in one transaction."""
         async with self.engine.begin() as conn:
             if turn.session is not None:
                 await self._save(conn, turn.session)
             await self._end(conn, turn)
+        if turn.session is not None:
+            turn.session.questions.clear()
         turn.pending_id, turn.session = None, None
 
     async def abandon_turn(self, turn: Turn) -> None:

@@ -28,6 +28,8 @@ class TurnStatements:
     def __init__(self, is_postgres: bool) -> None:
         dialect_insert: Any = postgresql.insert if is_postgres else sqlite.insert
         self.is_postgres = is_postgres
+        self._dialect_insert = dialect_insert
+        self._many: dict[tuple[str, int], Any] = {}  # batch statements by (kind, rows)
 
         # update ids: parameters channel, update_key, created_at
         self.record_update = dialect_insert(_processed).on_conflict_do_nothing()
@@ -50,6 +52,14 @@ class TurnStatements:
             where=_locks.c.expires_at < bindparam("now", type_=_locks.c.expires_at.type),
         )
         self.drop_lock = delete(_locks).where(_locks.c.key == bindparam("key"), _locks.c.owner == bindparam("owner"))
+        self.drop_locks = delete(_locks).where(_locks.c.key.in_(bindparam("keys", expanding=True)),
+                                               _locks.c.owner == bindparam("owner"))
+        self.drop_pendings = delete(_pending).where(_pending.c.id.in_(bindparam("ids", expanding=True)))
+        self.pending_of = (
+            select(_pending.c.id, _pending.c.conversation, _pending.c.seq, _pending.c.created_at)
+            .where(_pending.c.conversation.in_(bindparam("conversations", expanding=True)),
+                   _pending.c.created_at >= bindparam("oldest"))
+        )
 
         # users and sessions
         self.find_user = (
@@ -57,6 +67,13 @@ class TurnStatements:
                    _sessions.c.state, _sessions.c.data)
             .select_from(_users.outerjoin(_sessions, _sessions.c.user_id == _users.c.id))
             .where(_users.c.channel == bindparam("channel"), _users.c.external_id == bindparam("external_id"))
+        )
+        self.find_users = (
+            select(_users.c.external_id, _users.c.id, _users.c.chat_id, _users.c.display_name, _users.c.last_seen_at,
+                   _sessions.c.state, _sessions.c.data)
+            .select_from(_users.outerjoin(_sessions, _sessions.c.user_id == _users.c.id))
+            .where(_users.c.channel == bindparam("channel"),
+                   _users.c.external_id.in_(bindparam("external_ids", expanding=True)))
         )
         self.add_user = dialect_insert(_users).on_conflict_do_nothing()
         self.update_user = update(_users).where(_users.c.id == bindparam("user_id"))
@@ -67,3 +84,41 @@ class TurnStatements:
                   "version": _sessions.c.version + 1},
         )
         self.log_questions = insert(QuestionLog.__table__)
+
+    # --- the same for a batch of turns (storage/turns.py): one statement for n rows ---------------
+
+    def record_updates(self, n: int) -> Any:
+        """Record n update ids (c0/k0 … channel/key, ``now``); RETURNING those that were new."""
+        return self._cached(("record", n), lambda: self._insert_rows(
+            _processed, n, lambda i: {"channel": bindparam(f"c{i}"), "update_key": bindparam(f"k{i}"),
+                                      "created_at": bindparam("now", type_=_processed.c.created_at.type)},
+        ).on_conflict_do_nothing().returning(_processed.c.channel, _processed.c.update_key))
+
+    def take_locks(self, n: int) -> Any:
+        """Take n leases (k0 … keys; ``owner``, ``expires_at``, ``now``); RETURNING the keys taken."""
+        def build() -> Any:
+            stmt = self._insert_rows(_locks, n, lambda i: {
+                "key": bindparam(f"k{i}"), "owner": bindparam("owner"),
+                "expires_at": bindparam("expires_at", type_=_locks.c.expires_at.type)})
+            return stmt.on_conflict_do_update(
+                index_elements=[_locks.c.key],
+                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+                where=_locks.c.expires_at < bindparam("now", type_=_locks.c.expires_at.type),
+            ).returning(_locks.c.key)
+        return self._cached(("locks", n), build)
+
+    def add_pendings(self, n: int) -> Any:
+        """Add n pending rows (v0/s0 … conversation/seq, ``now``); RETURNING id and conversation."""
+        return self._cached(("pending", n), lambda: self._insert_rows(
+            _pending, n, lambda i: {"conversation": bindparam(f"v{i}"), "seq": bindparam(f"s{i}"),
+                                    "created_at": bindparam("now", type_=_pending.c.created_at.type)},
+        ).returning(_pending.c.id, _pending.c.conversation))
+
+    def _insert_rows(self, table: Any, n: int, row: Any) -> Any:
+        return self._dialect_insert(table).values([row(i) for i in range(n)])
+
+    def _cached(self, key: tuple[str, int], build: Any) -> Any:
+        stmt = self._many.get(key)
+        if stmt is None:
+            stmt = self._many[key] = build()
+        return stmt

@@ -130,13 +130,17 @@ async def test_serve_answers_both_webhooks_and_healthz(tmp_path: Path, fakes: tu
             started = time.monotonic()
             resp = await http.post(tg_url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
             assert resp.status_code == 200 and time.monotonic() - started < 2.0
+            assert resp.json() == {"ok": True}
             card = await tg.wait_for(4242, 1)
             assert "Đăng ký khai sinh".upper() in card[0].text.upper()
             press = telegram_press(tg, 4242, card[-1].action("Giấy tờ"))
             resp = await http.post(tg_url, json=press, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+            # the press is acknowledged in the webhook's answer (Telegram runs that method), not by a request
             assert resp.status_code == 200
+            assert resp.json() == {"method": "answerCallbackQuery", "callback_query_id": press["callback_query"]["id"]}
             docs = await tg.wait_for(4242, len(card) + 1)
             assert "Giấy tờ cho thủ tục" in docs[-1].text
+            assert "answerCallbackQuery" not in [m for m, _ in tg.calls]
 
             z_update = FakeZalo.make("message.text.received", "z-77", text="/start")
             assert (await FakeZalo.post_webhook(zalo_url, z_update, "wrong-secret")).status_code == 403
