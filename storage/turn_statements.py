@@ -28,8 +28,6 @@ class TurnStatements:
     def __init__(self, is_postgres: bool) -> None:
         dialect_insert: Any = postgresql.insert if is_postgres else sqlite.insert
         self.is_postgres = is_postgres
-        self._dialect_insert = dialect_insert
-        self._many: dict[tuple[str, int], Any] = {}  # batch statements by (kind, rows)
 
         # update ids: parameters channel, update_key, created_at
         self.record_update = dialect_insert(_processed).on_conflict_do_nothing()
@@ -85,40 +83,8 @@ class TurnStatements:
         )
         self.log_questions = insert(QuestionLog.__table__)
 
-    # --- the same for a batch of turns (storage/turns.py): one statement for n rows ---------------
-
-    def record_updates(self, n: int) -> Any:
-        """Record n update ids (c0/k0 … channel/key, ``now``); RETURNING those that were new."""
-        return self._cached(("record", n), lambda: self._insert_rows(
-            _processed, n, lambda i: {"channel": bindparam(f"c{i}"), "update_key": bindparam(f"k{i}"),
-                                      "created_at": bindparam("now", type_=_processed.c.created_at.type)},
-        ).on_conflict_do_nothing().returning(_processed.c.channel, _processed.c.update_key))
-
-    def take_locks(self, n: int) -> Any:
-        """Take n leases (k0 … keys; ``owner``, ``expires_at``, ``now``); RETURNING the keys taken."""
-        def build() -> Any:
-            stmt = self._insert_rows(_locks, n, lambda i: {
-                "key": bindparam(f"k{i}"), "owner": bindparam("owner"),
-                "expires_at": bindparam("expires_at", type_=_locks.c.expires_at.type)})
-            return stmt.on_conflict_do_update(
-                index_elements=[_locks.c.key],
-                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
-                where=_locks.c.expires_at < bindparam("now", type_=_locks.c.expires_at.type),
-            ).returning(_locks.c.key)
-        return self._cached(("locks", n), build)
-
-    def add_pendings(self, n: int) -> Any:
-        """Add n pending rows (v0/s0 … conversation/seq, ``now``); RETURNING id and conversation."""
-        return self._cached(("pending", n), lambda: self._insert_rows(
-            _pending, n, lambda i: {"conversation": bindparam(f"v{i}"), "seq": bindparam(f"s{i}"),
-                                    "created_at": bindparam("now", type_=_pending.c.created_at.type)},
-        ).returning(_pending.c.id, _pending.c.conversation))
-
-    def _insert_rows(self, table: Any, n: int, row: Any) -> Any:
-        return self._dialect_insert(table).values([row(i) for i in range(n)])
-
-    def _cached(self, key: tuple[str, int], build: Any) -> Any:
-        stmt = self._many.get(key)
-        if stmt is None:
-            stmt = self._many[key] = build()
-        return stmt
+        # The same for a batch of turns (storage/turns.py), executed with one parameter set per row:
+        # SQLAlchemy sends such an "executemany" with RETURNING as multi-row statements.
+        self.record_updates = self.record_update.returning(_processed.c.channel, _processed.c.update_key)
+        self.take_locks = self.take_lock.returning(_locks.c.key)
+        self.add_pendings = self.add_pending.returning(_pending.c.id, _pending.c.conversation)

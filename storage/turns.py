@@ -152,10 +152,8 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
         else:
             fresh[key] = turn
     if fresh:
-        params: dict[str, Any] = {"now": now}
-        for i, (channel, key) in enumerate(fresh):
-            params[f"c{i}"], params[f"k{i}"] = channel, key
-        recorded = {(c, k) for c, k in await conn.execute(sql.record_updates(len(fresh)), params)}
+        recorded = {(c, k) for c, k in await conn.execute(sql.record_updates, [
+            {"channel": channel, "update_key": key, "created_at": now} for channel, key in fresh])}
         for key, turn in fresh.items():
             if key in recorded:
                 turn.admitted = True
@@ -168,11 +166,9 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
         wanted.setdefault(turn.conversation, (turn, req))
     taken: set[str] = set()
     if wanted:
-        ttl = max(r.ttl for _, r in wanted.values())
-        params = {"owner": store.worker_id, "expires_at": now + dt.timedelta(seconds=ttl), "now": now}
-        for i, conversation in enumerate(wanted):
-            params[f"k{i}"] = conversation
-        taken = {k for (k,) in await conn.execute(sql.take_locks(len(wanted)), params)}
+        taken = {k for (k,) in await conn.execute(sql.take_locks, [
+            {"key": conversation, "owner": store.worker_id, "expires_at": now + dt.timedelta(seconds=req.ttl),
+             "now": now} for conversation, (_, req) in wanted.items()])}
     holding = [(t, r) for t, r in live if t.conversation in taken and wanted[t.conversation][0] is t]
     # 3. an earlier update of the same user still waiting (on another worker) goes first
     checks = [(t, r) for t, r in holding if t.seq is not None and r.order_wait is not None]
@@ -194,11 +190,9 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
     held = {id(t) for t, _ in holding}
     waiting = [t for t, _ in live if id(t) not in held and t.seq is not None and t.pending_id is None]
     if waiting:
-        params = {"now": now}
-        for i, turn in enumerate(waiting):
-            params[f"v{i}"], params[f"s{i}"] = turn.conversation, turn.seq
         ids: dict[str, list[int]] = {}
-        for pid, conversation in await conn.execute(sql.add_pendings(len(waiting)), params):
+        for pid, conversation in await conn.execute(sql.add_pendings, [
+                {"conversation": t.conversation, "seq": t.seq, "created_at": now} for t in waiting]):
             ids.setdefault(conversation, []).append(pid)
         for turn in waiting:  # rows of one conversation in one batch: any order will do, each gets one id
             turn.pending_id = ids[turn.conversation].pop()
