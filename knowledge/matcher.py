@@ -214,6 +214,9 @@ class Matcher:
     mean_idf: float
     deletes: dict[str, list[str]] = field(default_factory=dict)  # typo index
     common_df: int = 0
+    # per doc: for each alias, its (term, weight) pairs and their total; filled on first use
+    _alias_terms: dict[int, list[tuple[frozenset[str], list[tuple[str, float]], float]]] = field(
+        default_factory=dict, repr=False)
 
     # --- build ----------------------------------------------------------------------
 
@@ -392,24 +395,30 @@ class Matcher:
                         scores[doc] += w * weights[k]
         return scores
 
-    def _alias_score(self, doc: _Doc, qset: set[str], query_mass: float) -> float:
+    def _alias_weights(self, idx: int) -> list[tuple[frozenset[str], list[tuple[str, float]], float]]:
+        """The idf weights of each alias's terms of one doc (they only change with the index)."""
+        cached = self._alias_terms.get(idx)
+        if cached is None:
+            cached = []
+            for alias in self.docs[idx].aliases:
+                pairs = [(t, self.idf.get(t, 0.0) * (ASPECT_WEIGHT if t in ASPECT_WORDS else 1.0))
+                         for t in _terms(alias.split())]
+                cached.append((frozenset(t for t, _ in pairs), pairs, sum(w for _, w in pairs)))
+            self._alias_terms[idx] = cached
+        return cached
+
+    def _alias_score(self, idx: int, qset: set[str], query_mass: float) -> float:
         """How completely one of the entry's names/aliases appears in the query (idf-weighted).
 
         Short, common aliases ("giấy tờ") count less: their idf mass sets a specificity cap;
         and an alias that explains more of the query beats one that explains less.
         """
         best = 0.0
-        idf = self.idf
         floor = ALIAS_MIN_IDF * self.mean_idf
-        for alias in doc.aliases:
-            total = hit = 0.0
-            for t in _terms(alias.split()):
-                w = idf.get(t, 0.0)
-                if t in ASPECT_WORDS:
-                    w *= ASPECT_WEIGHT
-                total += w
-                if t in qset:
-                    hit += w
+        for terms, pairs, total in self._alias_weights(idx):
+            if terms.isdisjoint(qset):
+                continue
+            hit = sum(w for t, w in pairs if t in qset)
             if total > 0 and hit > 0:
                 explained = min(1.0, hit / query_mass) if query_mass > 0 else 0.0
                 if hit >= total and explained >= ALIAS_EXACT_SHARE:
@@ -447,7 +456,7 @@ class Matcher:
                         uni_hit += q.terms[t] * s
             coverage = min(1.0, uni_hit / uni_total)
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
-            alias = self._alias_score(doc, qset, uni_total + bi_total)
+            alias = self._alias_score(idx, qset, uni_total + bi_total)
             fuzzy = 0.0
             hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None)
             if hit:
