@@ -11,7 +11,8 @@ import html
 import logging
 from typing import Any
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message,
+                      MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
@@ -30,6 +31,8 @@ PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
 TYPING_DELAY = 0.4  # seconds before "typing…" is shown for an answer still being prepared
 TYPING_MAX_IN_FLIGHT = 8  # in a burst (more updates in hand than this), answers go out first, no "typing…"
 _in_flight = 0  # updates of this process being handled now
+_typing_tasks: set[asyncio.Task[None]] = set()  # referenced until done
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # answers quote portal links; previews would bury the text
 BOT_API_CONNECTIONS = 16  # to the Bot API: plenty for Telegram's ~30 messages/s per bot
 COMMANDS = [
     BotCommand("start", "Bắt đầu, xem menu chính"),
@@ -108,7 +111,7 @@ async def send_reply(bot: Any, chat_id: str | int, reply: Reply) -> Message:
     for i, chunk in enumerate(chunks):
         markup = to_keyboard(reply) if i == len(chunks) - 1 else None
         last = await _with_retry(lambda: bot.send_message(chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML,
-                                                          reply_markup=markup, disable_web_page_preview=True))
+                                                          reply_markup=markup, link_preview_options=NO_PREVIEW))
     assert last is not None
     return last
 
@@ -180,7 +183,7 @@ async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update, answer
             log.debug("callback answer failed", exc_info=True)
     typing = None
     if incoming.chat_type == "private" and _in_flight < TYPING_MAX_IN_FLIGHT:
-        typing = asyncio.create_task(_typing_after(bot, incoming.chat_id))
+        typing = asyncio.get_running_loop().call_later(TYPING_DELAY, _show_typing, bot, incoming.chat_id)
     _in_flight += 1
     try:
         outcome = await dispatcher.handle(incoming)
@@ -199,10 +202,16 @@ async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update, answer
         after(CHANNEL, incoming.update_key)
 
 
-async def _typing_after(bot: Any, chat_id: str, delay: float | None = None) -> None:
-    """Show "typing…" only when an answer takes a moment: a quick answer needs no indicator,
-    and skipping it halves the calls to the Bot API under load."""
-    await asyncio.sleep(TYPING_DELAY if delay is None else delay)
+def _show_typing(bot: Any, chat_id: str) -> None:
+    """Show "typing…" only when an answer takes a moment (scheduled TYPING_DELAY after the update
+    arrived, cancelled if the answer is ready first): quick answers need no indicator, and skipping
+    it halves the calls to the Bot API under load."""
+    task = asyncio.ensure_future(_send_typing(bot, chat_id))
+    _typing_tasks.add(task)
+    task.add_done_callback(_typing_tasks.discard)
+
+
+async def _send_typing(bot: Any, chat_id: str) -> None:
     try:
         await bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING)
     except TelegramError:
