@@ -100,22 +100,22 @@ async def telegram_webhook(request: Request) -> JSONResponse:
     data = await _json_body(request)
     if isinstance(data, JSONResponse):
         return data
-    from telegram import Update
+    from bot.telegram_channel import handle_incoming, to_incoming
 
-    try:
-        update = Update.de_json(data, rt.telegram.bot) if isinstance(data, dict) else None
-    except Exception:  # noqa: BLE001 - a malformed update must not reach the handlers
-        update = None
-    if update is None:
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return JSONResponse({"ok": False, "error": "not a Telegram update"}, status_code=400)
-    who = update.effective_user or update.effective_chat
-    key = f"telegram:{who.id}" if who is not None else ""
+    # The JSON goes straight to our translation (no PTB Update objects: they cost more than the rest).
+    incoming = to_incoming(data)
+    if incoming is None:
+        return JSONResponse({"ok": True})  # an update the bot does not handle (an edit, a join...)
     answer = None
-    if update.callback_query is not None:
+    query = data.get("callback_query")
+    if isinstance(query, dict) and query.get("id"):
         # Telegram runs one Bot API method given in the webhook's answer: the button's spinner
         # stops at once, without a request of our own.
-        answer = {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
-    return _accept(rt, rt.telegram.process_update(update), key, answer)
+        answer = {"method": "answerCallbackQuery", "callback_query_id": str(query["id"])}
+    coro = handle_incoming(rt.dispatcher, rt.telegram.bot, incoming)
+    return _accept(rt, coro, f"telegram:{incoming.user_id}", answer)
 
 
 async def zalo_webhook(request: Request) -> JSONResponse:

@@ -44,44 +44,66 @@ COMMANDS = [
 ]
 
 
-def to_incoming(update: Update) -> Incoming | None:
-    """Translate a Telegram update; None for updates the bot ignores (edits, joins...)."""
-    key = str(update.update_id)
-    if update.callback_query is not None:
-        q = update.callback_query
-        chat = q.message.chat if q.message else None
-        return Incoming(CHANNEL, str(q.from_user.id), str(chat.id if chat else q.from_user.id), "action",
-                        action=q.data or "", display_name=q.from_user.full_name, update_key=key,
-                        seq=update.update_id,
-                        chat_type="private" if chat is None or chat.type == "private" else "group")
-    msg = update.message
-    if msg is None or msg.from_user is None:
+def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
+    """Translate a Telegram update (PTB's ``Update``, or the webhook's JSON as it came);
+    None for updates the bot ignores (edits, joins...) or that are not updates at all."""
+    data = update.to_dict() if isinstance(update, Update) else update
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return None
+    seq = data["update_id"]
+    key = str(seq)
+    query = data.get("callback_query")
+    if isinstance(query, dict):
+        user = query.get("from")
+        if not isinstance(user, dict) or "id" not in user:
+            return None
+        message = query.get("message")
+        chat = message.get("chat") if isinstance(message, dict) else None
+        chat = chat if isinstance(chat, dict) and "id" in chat else None
+        return Incoming(CHANNEL, str(user["id"]), str(chat["id"] if chat else user["id"]), "action",
+                        action=str(query.get("data") or ""), display_name=_full_name(user), update_key=key, seq=seq,
+                        chat_type="private" if chat is None or chat.get("type") == "private" else "group")
+    msg = data.get("message")
+    if not isinstance(msg, dict):
+        return None
+    user, chat = msg.get("from"), msg.get("chat")
+    if not isinstance(user, dict) or "id" not in user or not isinstance(chat, dict) or "id" not in chat:
         return None
     base: dict[str, Any] = dict(
-        channel=CHANNEL, user_id=str(msg.from_user.id), chat_id=str(msg.chat.id),
-        display_name=msg.from_user.full_name, update_key=key, seq=update.update_id,
-        chat_type="private" if msg.chat.type == "private" else "group",
+        channel=CHANNEL, user_id=str(user["id"]), chat_id=str(chat["id"]), display_name=_full_name(user),
+        update_key=key, seq=seq, chat_type="private" if chat.get("type") == "private" else "group",
     )
-    if msg.text is not None:
-        command = _command(msg)
+    text = msg.get("text")
+    if isinstance(text, str):
+        command = _command(text, msg.get("entities"))
         if command:
-            args = msg.text.split(None, 1)[1].strip() if len(msg.text.split(None, 1)) > 1 else ""
-            return Incoming(kind="command", text=command, args=args, **base)
-        reply_to = str(msg.reply_to_message.message_id) if msg.reply_to_message else ""
-        return Incoming(kind="text", text=msg.text, reply_to=reply_to, **base)
-    if msg.photo:
-        return Incoming(kind="photo", photo_url=f"tg-file:{msg.photo[-1].file_id}", text=msg.caption or "", **base)
-    if msg.sticker is not None:
+            parts = text.split(None, 1)
+            return Incoming(kind="command", text=command, args=parts[1].strip() if len(parts) > 1 else "", **base)
+        replied = msg.get("reply_to_message")
+        reply_to = str(replied.get("message_id", "")) if isinstance(replied, dict) else ""
+        return Incoming(kind="text", text=text, reply_to=reply_to, **base)
+    photo = msg.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        caption = msg.get("caption")
+        return Incoming(kind="photo", photo_url=f"tg-file:{photo[-1]['file_id']}",
+                        text=caption if isinstance(caption, str) else "", **base)
+    if msg.get("sticker") is not None:
         return Incoming(kind="sticker", **base)
     return Incoming(kind="other", **base)
 
 
-def _command(msg: Message) -> str:
+def _full_name(user: dict[str, Any]) -> str:
+    first, last = str(user.get("first_name") or ""), str(user.get("last_name") or "")
+    return f"{first} {last}" if last else first
+
+
+def _command(text: str, entities: Any) -> str:
     """The command name if the message starts with a bot_command entity."""
-    for ent in msg.entities or ():
-        if ent.type == MessageEntity.BOT_COMMAND and ent.offset == 0:
-            name = msg.text[1:ent.length].split("@", 1)[0]  # type: ignore[index]
-            return name.lower()
+    for ent in entities if isinstance(entities, list) else ():
+        if isinstance(ent, dict) and ent.get("type") == MessageEntity.BOT_COMMAND and ent.get("offset") == 0:
+            length = ent.get("length")
+            if isinstance(length, int) and length > 1:
+                return text[1:length].split("@", 1)[0].lower()
     return ""
 
 
@@ -158,8 +180,7 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
     app = builder.build()
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Without an updater the updates come from our webhook, whose answer already acknowledged presses.
-        await handle_update(dispatcher, context.bot, update, answer_callbacks=updater)
+        await handle_update(dispatcher, context.bot, update)
 
     app.add_handler(TypeHandler(Update, on_update))
     app.add_error_handler(_on_error)
@@ -167,20 +188,22 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
     return app
 
 
-async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update, answer_callbacks: bool = True) -> None:
-    """Translate, run the core, send the replies.
-
-    ``answer_callbacks=False`` when the webhook already answered the button press (bot/server.py).
-    """
-    global _in_flight
+async def handle_update(dispatcher: Dispatcher, bot: Any, update: Update) -> None:
+    """Long polling: acknowledge a button press, then handle the update."""
     incoming = to_incoming(update)
     if incoming is None:
         return
-    if update.callback_query is not None and answer_callbacks:
+    if update.callback_query is not None:
         try:
             await update.callback_query.answer()
         except TelegramError:
             log.debug("callback answer failed", exc_info=True)
+    await handle_incoming(dispatcher, bot, incoming)
+
+
+async def handle_incoming(dispatcher: Dispatcher, bot: Any, incoming: Incoming) -> None:
+    """Run the core and send the replies (webhook: bot/server.py calls this directly)."""
+    global _in_flight
     typing = None
     if incoming.chat_type == "private" and _in_flight < TYPING_MAX_IN_FLIGHT:
         typing = asyncio.get_running_loop().call_later(TYPING_DELAY, _show_typing, bot, incoming.chat_id)

@@ -127,6 +127,10 @@ async def test_serve_answers_both_webhooks_and_healthz(tmp_path: Path, fakes: tu
             update = telegram_text(tg, 4242, "đăng ký khai sinh")
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "nope"}):
                 assert (await http.post(tg_url, json=update, headers=headers)).status_code == 403
+            ok_secret = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+            assert (await http.post(tg_url, json=["<b>"], headers=ok_secret)).status_code == 400
+            ignored = await http.post(tg_url, json={"update_id": 1, "edited_message": {}}, headers=ok_secret)
+            assert ignored.status_code == 200 and ignored.json() == {"ok": True}
             started = time.monotonic()
             resp = await http.post(tg_url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
             assert resp.status_code == 200 and time.monotonic() - started < 2.0

@@ -82,3 +82,24 @@ async def test_flooding_user_is_slowed_without_affecting_others(telegram: Telegr
     await telegram.wait_handled(other)
     assert "Đăng ký khai sinh".upper() in telegram.fake.to(calm)[0].text.upper()
     await asyncio.sleep(0)
+
+
+def test_webhook_json_translation_and_junk() -> None:
+    user = {"id": 7, "is_bot": False, "first_name": "Lan", "last_name": "Trần"}
+    chat = {"id": 7, "type": "private"}
+    msg = {"message_id": 1, "date": 0, "chat": chat, "from": user}
+    cmd = telegram_channel.to_incoming({"update_id": 5, "message": {
+        **msg, "text": "/hotro@tro_ly_dvc_bot  H21-001 ", "entities": [{"type": "bot_command", "offset": 0, "length": 20}]}})
+    assert (cmd.kind, cmd.text, cmd.args, cmd.display_name, cmd.seq) == ("command", "hotro", "H21-001", "Lan Trần", 5)
+    reply = telegram_channel.to_incoming({"update_id": 6, "message": {
+        **msg, "chat": {"id": -100, "type": "supergroup"}, "text": "Dạ", "reply_to_message": {"message_id": 99}}})
+    assert (reply.kind, reply.chat_type, reply.reply_to, reply.chat_id) == ("text", "group", "99", "-100")
+    photo = telegram_channel.to_incoming({"update_id": 7, "message": {
+        **msg, "photo": [{"file_id": "small"}, {"file_id": "big"}], "caption": "ảnh"}})
+    assert (photo.kind, photo.photo_url, photo.text) == ("photo", "tg-file:big", "ảnh")
+    press = telegram_channel.to_incoming({"update_id": 8, "callback_query": {"id": "1", "from": user, "data": "menu"}})
+    assert (press.kind, press.action, press.chat_id, press.chat_type) == ("action", "menu", "7", "private")
+    for junk in (None, [], {}, {"update_id": "9"}, {"update_id": 9}, {"update_id": 9, "edited_message": msg},
+                 {"update_id": 9, "message": {"text": "no sender"}}, {"update_id": 9, "message": "<b>"},
+                 {"update_id": 9, "callback_query": {"id": "1", "data": "menu"}}):
+        assert telegram_channel.to_incoming(junk) is None  # type: ignore[arg-type]
