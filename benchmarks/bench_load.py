@@ -5,6 +5,9 @@ Telegram Bot API on 127.0.0.1, starts the bot's web server as a subprocess point
 N citizens post Telegram updates to the webhook: questions, button presses and, for a share of them,
 a complaint filed step by step, which the server's outbox then delivers to an agency group chat.
 Some updates are posted twice, as Telegram does when it does not see the 200 in time.
+A baseline runs first in the same run: an "echo bot" that answers every update with one fixed
+message and does nothing else, i.e. the most this harness can drive on this machine; the bot's
+figures are also given as a share of it, so runs on busier or faster machines compare.
 
 It prints updates per second, p50/p99 latency (webhook POST → the reply reaching the fake Bot API),
 the CPU time the server and this load generator spent per update, and the server's memory; then it
@@ -162,6 +165,49 @@ def _ok(result: Any) -> web.Response:
     return web.Response(body=json.dumps({"ok": True, "result": result}).encode(), content_type="application/json")
 
 
+# --- the baseline: the cheapest bot this harness can drive ---------------------------------------
+
+def run_echo_server(port: int, api_base: str) -> None:
+    """Answer each webhook at once and send one fixed reply: the harness's ceiling on this machine."""
+
+    async def main() -> None:
+        session = aiohttp.ClientSession()
+        tasks: set[asyncio.Task[None]] = set()
+        seen: set[int] = set()  # even the echo handles a redelivered update once
+
+        async def reply(chat: int) -> None:
+            async with session.post(f"{api_base}{TOKEN}/sendMessage", data={"chat_id": str(chat), "text": "Dạ"}) as r:
+                await r.read()
+
+        async def webhook(request: web.Request) -> web.Response:
+            update = json.loads(await request.read())
+            if update["update_id"] in seen:
+                return web.json_response({"ok": True})
+            seen.add(update["update_id"])
+            source = update.get("message") or update["callback_query"]["message"]
+            task = asyncio.create_task(reply(source["chat"]["id"]))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            return web.json_response({"ok": True})
+
+        async def health(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        app = web.Application()
+        app.router.add_post("/telegram/webhook", webhook)
+        app.router.add_get("/healthz", health)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    try:
+        import uvloop
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+
+
 # --- citizens -----------------------------------------------------------------------------------
 
 @dataclass
@@ -225,11 +271,14 @@ async def citizen(session: aiohttp.ClientSession, api: LeanBotApi, updates: Upda
         await asyncio.sleep(rng.uniform(0, 0.02))  # a person reads before typing again
 
 
-def check_replies(api: LeanBotApi, scripts: dict[int, list[tuple[str, str, str]]], res: Result) -> None:
+def check_replies(api: LeanBotApi, scripts: dict[int, list[tuple[str, str, str]]], res: Result,
+                  content: bool = True) -> None:
     for chat, script in scripts.items():
         msgs = api.by_chat.get(chat, [])
         if len(msgs) != len(script):
             res.problems.append(f"chat {chat}: {len(msgs)} replies for {len(script)} updates")
+            continue
+        if not content:
             continue
         for msg, (_, payload, expected) in zip(msgs, script):
             if expected not in msg:
@@ -329,7 +378,9 @@ def rss_mb(pid: int) -> float:
 
 
 async def run_config(name: str, database_url: str, workers: int, args: argparse.Namespace) -> Result:
+    """Run the load against one server configuration; ``database_url=""`` runs the echo baseline."""
     res = Result(name)
+    baseline = not database_url
     port = free_port()
     workdir = Path(tempfile.mkdtemp())
     (workdir / "agencies.yaml").write_text(AGENCIES, encoding="utf-8")
@@ -339,8 +390,10 @@ async def run_config(name: str, database_url: str, workers: int, args: argparse.
                "AGENCIES_FILE": str(workdir / "agencies.yaml"), "DEFAULT_PROVINCE": "An Giang",
                "RATE_LIMIT_PER_MINUTE": "10000", "TELEGRAM_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING",
                "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], env=env, cwd=workdir)
+        command = ([sys.executable, __file__, "--echo-server", str(port), api.base_url] if baseline else
+                   [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", str(workers)])
+        proc = subprocess.Popen(command, env=env, cwd=workdir)
         base = f"http://127.0.0.1:{port}"
         try:
             connector = aiohttp.TCPConnector(limit=args.citizens + 10)
@@ -373,15 +426,17 @@ async def run_config(name: str, database_url: str, workers: int, args: argparse.
                 res.seconds = time.perf_counter() - start
                 res.server_cpu, res.client_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
                 res.rss_mb = rss_mb(proc.pid)
-                check_replies(api, scripts, res)
-                await check_complaints(api, res)
+                check_replies(api, scripts, res, content=not baseline)
+                if not baseline:
+                    await check_complaints(api, res)
         finally:
             proc.terminate()
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    await check_database(database_url, res, chats)
+    if not baseline:
+        await check_database(database_url, res, chats)
     return res
 
 
@@ -405,7 +460,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-async def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--citizens", type=int, default=200, help="citizens chatting at the same time")
     ap.add_argument("--rounds", type=int, default=2, help="conversations per citizen, one after another")
@@ -413,8 +468,12 @@ async def main() -> int:
                     help="share of citizens whose first conversation files a complaint")
     ap.add_argument("--dup-rate", type=float, default=0.05, help="share of updates delivered twice")
     ap.add_argument("--only", choices=["sqlite", "postgresql"], help="run only the configurations of one database")
-    args = ap.parse_args()
-    configs: list[tuple[str, str, int]] = []
+    ap.add_argument("--echo-server", nargs=2, metavar=("PORT", "API_BASE"), help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+async def main(args: argparse.Namespace) -> int:
+    configs: list[tuple[str, str, int]] = [("baseline: echo bot (no bot logic, no database)", "", 1)]
     if args.only != "postgresql":
         configs.append(("SQLite, 1 worker", f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.sqlite3", 1))
     pg = os.environ.get("TEST_DATABASE_URL_PG", "")
@@ -429,14 +488,21 @@ async def main() -> int:
     print("| configuration | updates | updates/s | p50 ms | p99 ms | server CPU ms/update "
           "| load generator CPU ms/update | server RSS MB | checks |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    base_ups = results[0].updates / results[0].seconds if results[0].seconds else 0.0
     for r in results:
         ups = r.updates / r.seconds if r.seconds else 0.0
         per = 1000 / r.updates if r.updates else 0.0
         ok = "all passed" if not r.problems else f"{len(r.problems)} FAILED"
+        if r is results[0]:
+            ok = "replies counted" if not r.problems else ok
         print(f"| {r.name} | {r.updates} | {ups:.0f} | {pct(r.latencies, 0.5):.1f} | {pct(r.latencies, 0.99):.1f} "
               f"| {r.server_cpu * per:.1f} | {r.client_cpu * per:.1f} | {r.rss_mb:.0f} | {ok} |")
+    if base_ups:
+        print("\n" + ", ".join(f"{r.name}: {100 * r.updates / r.seconds / base_ups:.0f}%"
+                               for r in results[1:] if r.seconds) + " of the baseline's updates/s")
     for r in results:
-        print(f"  {r.name}: {r.duplicates_sent} redelivered updates, {r.complaints} complaints, "
+        filed = "" if r is results[0] else f", {r.complaints} complaints"
+        print(f"  {r.name}: {r.duplicates_sent} redelivered updates{filed}, "
               f"mean latency {statistics.fmean(r.latencies) * 1000 if r.latencies else float('nan'):.1f} ms")
         for p in r.problems[:10]:
             print(f"  {r.name}: {p}")
@@ -444,8 +510,12 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    cli = parse_args()
+    if cli.echo_server:
+        run_echo_server(int(cli.echo_server[0]), cli.echo_server[1])
+        sys.exit(0)
     try:
         import uvloop
     except ImportError:
-        sys.exit(asyncio.run(main()))
-    sys.exit(uvloop.run(main()))
+        sys.exit(asyncio.run(main(cli)))
+    sys.exit(uvloop.run(main(cli)))
