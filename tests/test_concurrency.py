@@ -14,7 +14,7 @@ from handlers.dispatcher import Dispatcher
 from handlers.types import Incoming, Reply
 from knowledge.base import KnowledgeBase
 from storage.models import ConversationLock, QuestionLog
-from storage.store import Store
+from storage.store import Store, Turn, TurnRequest
 
 
 async def two_workers(settings: Settings, kb: KnowledgeBase) -> tuple[Dispatcher, Dispatcher]:
@@ -113,3 +113,48 @@ async def test_two_workers_running_the_outbox_deliver_each_message_once(settings
     finally:
         await s1.close()
         await s2.close()
+
+
+async def test_concurrent_turns_are_batched_and_each_gets_its_own_answer(settings: Settings, kb: KnowledgeBase) -> None:
+    d = await build_dispatcher(settings, kb=kb, store=Store.from_url(settings.database_url))
+    try:
+        store = d.services.store
+        questions = ["đăng ký khai sinh", "làm hộ chiếu", "đăng ký kết hôn", "cấp lại căn cước"]
+        outs = await asyncio.gather(*(d.handle(message(questions[i % 4], 1000 + i, user=f"u{i}"))
+                                      for i in range(40)))
+        titles = [o.replies[0].title for o in outs]
+        for i, title in enumerate(titles):  # every user got the card of their own question
+            assert title and questions[i % 4].split()[-1] in title.lower(), (i, title)
+        assert store.turns.batches < store.turns.turns  # several turns shared a transaction
+        assert sorted(await logged_questions(store)) == sorted(questions[i % 4] for i in range(40))
+        again = await asyncio.gather(*(d.handle(message("x", 1000 + i, user=f"u{i}")) for i in range(40)))
+        assert all(o.duplicate for o in again)
+        async with store.sessions() as db:  # no lease or waiting row left behind
+            assert (await db.execute(select(ConversationLock))).first() is None
+    finally:
+        await close(d)
+
+
+async def test_a_turn_that_cannot_be_saved_fails_alone(settings: Settings) -> None:
+    store = Store.from_url(settings.database_url)
+    await store.create_schema()
+    try:
+        turns = [Turn(f"telegram:b{i}", seq=i) for i in range(6)]
+        await asyncio.gather(*(store.start_turn(t, TurnRequest("telegram", str(i), f"b{i}", f"b{i}"))
+                               for i, t in enumerate(turns)))
+        assert all(t.session is not None for t in turns)
+        for i, t in enumerate(turns):
+            t.session.state = f"step-{i}"
+        turns[3].session.data["bad"] = object()  # cannot be stored as JSON
+        results = await asyncio.gather(*(store.finish_turn(t) for t in turns), return_exceptions=True)
+        assert [isinstance(r, Exception) for r in results] == [False, False, False, True, False, False]
+        for i in (0, 1, 2, 4, 5):
+            assert (await store.load("telegram", f"b{i}", f"b{i}")).state == f"step-{i}"
+        assert (await store.load("telegram", "b3", "b3")).state == ""
+        turns[3].session.data.pop("bad")
+        await store.abandon_turn(turns[3])  # what the dispatcher does after a failure
+        retry = Turn("telegram:b3", seq=99)
+        await store.start_turn(retry, TurnRequest("telegram", "99", "b3", "b3"))
+        assert retry.session is not None  # the lease was released: the user goes on
+    finally:
+        await store.close()
