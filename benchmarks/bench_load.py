@@ -135,7 +135,10 @@ class LeanBotApi:
         if method != "sendMessage":
             return _ok(True)
         body = await request.read()
-        params = dict(parse_qsl(body.decode("utf-8"))) if body else {}
+        if request.content_type == "application/json":
+            params = json.loads(body)
+        else:
+            params = dict(parse_qsl(body.decode("utf-8"))) if body else {}
         chat = int(params["chat_id"])
         text = params.get("text", "")
         msgs = self.by_chat.setdefault(chat, [])

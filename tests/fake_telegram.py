@@ -108,11 +108,10 @@ class FakeTelegram:
     @staticmethod
     async def _params(request: Request) -> dict[str, Any]:
         ctype = request.headers.get("content-type", "")
-        if "json" in ctype:
-            return dict(await request.json())
-        form = await request.form()
+        # Like the Bot API: a JSON body or a form; either way nested objects may come as JSON strings.
+        items = (await request.json()).items() if "json" in ctype else (await request.form()).items()
         out: dict[str, Any] = {}
-        for key, value in form.items():
+        for key, value in items:
             if isinstance(value, str) and key in JSON_FIELDS:
                 try:
                     out[key] = json.loads(value)
