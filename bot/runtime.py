@@ -26,11 +26,22 @@ async def _periodic(services: Services, job: Job, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+PRUNE_INTERVAL = 600.0  # seconds between clean-ups of old update ids
+
+
+async def prune_job(services: Services) -> None:
+    """Keep the de-duplication tables small (every worker may run it; deletes are idempotent)."""
+    ids, pending = await services.store.prune_update_records()
+    if ids or pending:
+        log.info("pruned %d old update ids and %d stale pending rows", ids, pending)
+
+
 @contextlib.asynccontextmanager
 async def background_jobs(services: Services, outbox_interval: float = 1.0) -> AsyncIterator[None]:
-    """Run the outbox and every registered periodic job until the block exits."""
+    """Run the outbox, the clean-up of old update ids and every registered periodic job until the block exits."""
     senders = services.extras.setdefault("senders", {})
-    tasks = [asyncio.create_task(run_outbox(services.store, senders, outbox_interval))]
+    tasks = [asyncio.create_task(run_outbox(services.store, senders, outbox_interval)),
+             asyncio.create_task(_periodic(services, prune_job, PRUNE_INTERVAL))]
     for job, interval in services.extras.get("jobs", []):
         tasks.append(asyncio.create_task(_periodic(services, job, interval)))
     try:

@@ -82,9 +82,13 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _accept(rt: Runtime, coro: Any, key: str, answer: dict[str, Any] | None = None) -> JSONResponse:
+def _accept(rt: Runtime, coro: Any, key: str, answer: dict[str, Any] | None = None,
+            incoming: Any = None) -> JSONResponse:
+    """Queue the handling; if the user's previous update is still being handled here, the new one
+    is recorded in the database at once so that a later update on another worker waits for it."""
+    on_queued = (lambda: rt.dispatcher.announce(incoming)) if incoming is not None else None
     try:
-        rt.pool.submit(coro, key)
+        rt.pool.submit(coro, key, on_queued)
     except PoolFull:
         log.warning("too many updates waiting; asking the platform to retry")
         return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
@@ -115,11 +119,11 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         # stops at once, without a request of our own.
         answer = {"method": "answerCallbackQuery", "callback_query_id": str(query["id"])}
     coro = handle_incoming(rt.dispatcher, rt.telegram.bot, incoming)
-    return _accept(rt, coro, f"telegram:{incoming.user_id}", answer)
+    return _accept(rt, coro, f"telegram:{incoming.user_id}", answer, incoming)
 
 
 async def zalo_webhook(request: Request) -> JSONResponse:
-    from bot.zalo_channel import conversation_key, handle_update, unwrap
+    from bot.zalo_channel import conversation_key, handle_update, to_incoming, unwrap
 
     rt = _runtime(request)
     if rt.zalo is None:
@@ -132,7 +136,8 @@ async def zalo_webhook(request: Request) -> JSONResponse:
     update = unwrap(data)
     if update is None:
         return JSONResponse({"ok": False, "error": "not a Zalo update"}, status_code=400)
-    return _accept(rt, handle_update(rt.dispatcher, rt.zalo, update), conversation_key(update))
+    return _accept(rt, handle_update(rt.dispatcher, rt.zalo, update), conversation_key(update), None,
+                   to_incoming(update))
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
@@ -247,23 +247,34 @@ class TaskPool:
     def full(self) -> bool:
         return len(self._tasks) >= self.max_pending
 
-    def submit(self, coro: Coroutine[Any, Any, None], key: str = "") -> asyncio.Task[None]:
-        """Schedule ``coro``; after the previous task with the same non-empty ``key``."""
+    def submit(self, coro: Coroutine[Any, Any, None], key: str = "",
+               on_queued: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
+        """Schedule ``coro``; after the previous task with the same non-empty ``key``.
+
+        ``on_queued`` runs first if the task has to wait for that previous one (the server uses it
+        to record the update in the database at once, so that other workers see it waiting).
+        """
         if self.full():
             coro.close()
             raise PoolFull()
         previous = self._tails.get(key) if key else None
-        task = asyncio.create_task(self._run(coro, previous))
+        task = asyncio.create_task(self._run(coro, previous, on_queued))
         self._tasks.add(task)
         if key:
             self._tails[key] = task
         task.add_done_callback(lambda t: self._done(key, t))
         return task
 
-    async def _run(self, coro: Coroutine[Any, Any, None], previous: asyncio.Task[None] | None) -> None:
+    async def _run(self, coro: Coroutine[Any, Any, None], previous: asyncio.Task[None] | None,
+                   on_queued: Callable[[], Awaitable[None]] | None = None) -> None:
         started = False
         try:
             if previous is not None and not previous.done():
+                if on_queued is not None:
+                    try:
+                        await on_queued()
+                    except Exception:  # noqa: BLE001 - handling goes on; only ordering help is lost
+                        log.warning("could not record a queued update", exc_info=True)
                 await asyncio.wait([previous])
             async with self._sem:
                 started = True

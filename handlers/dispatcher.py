@@ -52,14 +52,15 @@ class Dispatcher:
         Other workers then see it waiting and do not overtake it with a later message; ``handle``
         continues from what was recorded here.
         """
+        if not incoming.update_key:
+            return
         turn = self._new_turn(incoming)
         try:
             await self.services.store.admit(turn, incoming.channel, incoming.update_key)
         except Exception:  # noqa: BLE001 - handle() records it again
             log.warning("could not announce an update of %s", turn.conversation, exc_info=True)
             return
-        if incoming.update_key:
-            self._announced[(incoming.channel, incoming.update_key)] = turn
+        self._announced[(incoming.channel, incoming.update_key)] = turn
 
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one update; never raises (a failure becomes a polite error reply).

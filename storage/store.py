@@ -300,6 +300,16 @@ class Store:
     async def _drop_lock(self, conn: AsyncConnection, key: str) -> None:
         await conn.execute(self.sql.drop_lock, {"key": key, "owner": self.worker_id})
 
+    async def prune_update_records(self, keep_ids: dt.timedelta = dt.timedelta(days=3),
+                                   keep_pending: dt.timedelta = dt.timedelta(hours=1)) -> tuple[int, int]:
+        """Forget update ids older than ``keep_ids`` (platforms redeliver for about a day at most) and
+        pending rows left by a worker that died (older than ``keep_pending``); returns the counts."""
+        now = self.now()
+        async with self.engine.begin() as conn:
+            ids = await conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.created_at < now - keep_ids))
+            pending = await conn.execute(delete(PendingUpdate).where(PendingUpdate.created_at < now - keep_pending))
+        return ids.rowcount, pending.rowcount
+
     # --- per-conversation lock, for work outside a turn ----------------------------
 
     @contextlib.asynccontextmanager

@@ -158,3 +158,45 @@ async def test_a_turn_that_cannot_be_saved_fails_alone(settings: Settings) -> No
         assert retry.session is not None  # the lease was released: the user goes on
     finally:
         await store.close()
+
+
+async def test_an_update_queued_behind_another_is_seen_by_other_workers(settings: Settings, kb: KnowledgeBase) -> None:
+    from bot.zalo_channel import TaskPool
+
+    a, b = await two_workers(settings, kb)
+    pool = TaskPool()
+    try:
+        async def first_then_slow_sends() -> None:
+            await a.handle(message("đăng ký khai sinh", 1))
+            await asyncio.sleep(0.5)  # worker A still sending update 1's replies (say, rate-limited)
+
+        pool.submit(first_then_slow_sends(), "telegram:42")
+        await asyncio.sleep(0.2)
+        second = message("đăng ký kết hôn", 2)
+        pool.submit(a.handle(second), "telegram:42", lambda: a.announce(second))  # queued behind it in A
+        await asyncio.sleep(0.1)
+        # Update 3 reaches worker B while the lease is free: B must still let update 2 go first.
+        third = await b.handle(message("làm hộ chiếu", 3))
+        await pool.drain(10)
+        assert third.replies
+        assert await logged_questions(a.services.store) == ["đăng ký khai sinh", "đăng ký kết hôn", "làm hộ chiếu"]
+    finally:
+        await close(a, b)
+
+
+async def test_old_update_ids_and_stale_pending_rows_are_pruned(settings: Settings) -> None:
+    clock = [dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)]
+    store = Store.from_url(settings.database_url, now=lambda: clock[0])
+    await store.create_schema()
+    try:
+        old = Turn("telegram:7", seq=1)
+        await store.admit(old, "telegram", "1")  # recorded, with a pending row, then its worker died
+        clock[0] += dt.timedelta(days=4)
+        fresh = Turn("telegram:7", seq=2)
+        await store.admit(fresh, "telegram", "2")
+        assert await store.prune_update_records() == (1, 1)
+        again = Turn("telegram:7", seq=2)
+        await store.admit(again, "telegram", "2")
+        assert again.duplicate  # recent ids are kept: a redelivery is still recognised
+    finally:
+        await store.close()
