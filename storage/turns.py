@@ -75,6 +75,7 @@ class TurnBatcher:
         self._starts: list[_Job] = []
         self._finishes: list[_Job] = []
         self._runner: asyncio.Task[None] | None = None
+        self._cleanups: set[asyncio.Future[None]] = set()
         self.batches = 0  # statistics, for tests and benchmarks
         self.turns = 0
 
@@ -88,7 +89,18 @@ class TurnBatcher:
         queue.append(job)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
-        await asyncio.shield(job.done)  # a cancelled caller must not cancel the batch of others
+        try:
+            await asyncio.shield(job.done)  # a cancelled caller must not cancel the batch of others
+        except asyncio.CancelledError:
+            if job.request is not None:  # the start still happens: give back what it takes
+                job.done.add_done_callback(lambda _: self._release_later(job.turn))
+            raise
+
+    def _release_later(self, turn: Turn) -> None:
+        if turn.session is not None or turn.pending_id is not None:
+            task = asyncio.ensure_future(self.store.abandon_turn(turn))
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
 
     async def _run(self) -> None:
         while self._starts or self._finishes:

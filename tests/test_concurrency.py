@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 from sqlalchemy import insert, select
@@ -198,5 +199,27 @@ async def test_old_update_ids_and_stale_pending_rows_are_pruned(settings: Settin
         again = Turn("telegram:7", seq=2)
         await store.admit(again, "telegram", "2")
         assert again.duplicate  # recent ids are kept: a redelivery is still recognised
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_update_gives_the_lease_back(settings: Settings) -> None:
+    store = Store.from_url(settings.database_url)
+    await store.create_schema()
+    try:
+        turn = Turn("telegram:c1", seq=1)
+        task = asyncio.create_task(store.start_turn(turn, TurnRequest("telegram", "1", "c1", "c1")))
+        await asyncio.sleep(0)  # queued in the batcher, then the update is cancelled (e.g. on shutdown)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for _ in range(100):
+            async with store.sessions() as db:
+                if (await db.execute(select(ConversationLock))).first() is None:
+                    break
+            await asyncio.sleep(0.02)
+        nxt = Turn("telegram:c1", seq=2)
+        await store.start_turn(nxt, TurnRequest("telegram", "2", "c1", "c1"))
+        assert nxt.session is not None  # the user is not locked out for the lease's 30 seconds
     finally:
         await store.close()
