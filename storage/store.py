@@ -20,20 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, is_postgres, session_factory
+from storage.models import Handoff, Outbox, PendingUpdate, ProcessedUpdate, QuestionLog, User
 from storage.turn_statements import TurnStatements
 from storage.turns import Turn, TurnBatcher, TurnRequest
 
 __all__ = ["LockTimeout", "OutboxItem", "SessionState", "Store", "Turn", "TurnRequest"]
-from storage.models import (
-    ConversationLock,
-    ConversationSession,
-    Handoff,
-    PendingUpdate,
-    Outbox,
-    ProcessedUpdate,
-    QuestionLog,
-    User,
-)
 
 Clock = Callable[[], dt.datetime]
 SEEN_RESOLUTION = dt.timedelta(minutes=1)  # users.last_seen_at is refreshed at most this often
