@@ -52,15 +52,16 @@ class Dispatcher:
         Other workers then see it waiting and do not overtake it with a later message; ``handle``
         continues from what was recorded here.
         """
-        if not incoming.update_key:
-            return
-        turn = self._new_turn(incoming)
+        key = (incoming.channel, incoming.update_key)
+        if not incoming.update_key or key in self._announced:
+            return  # (a copy of an update already queued here: it will be found a duplicate when it runs)
+        turn = self._announced[key] = self._new_turn(incoming)  # taken before awaiting: copies skip it
         try:
             await self.services.store.admit(turn, incoming.channel, incoming.update_key)
         except Exception:  # noqa: BLE001 - handle() records it again
             log.warning("could not announce an update of %s", turn.conversation, exc_info=True)
-            return
-        self._announced[(incoming.channel, incoming.update_key)] = turn
+            if self._announced.get(key) is turn:
+                del self._announced[key]
 
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one update; never raises (a failure becomes a polite error reply).

@@ -223,3 +223,29 @@ async def test_a_cancelled_update_gives_the_lease_back(settings: Settings) -> No
         assert nxt.session is not None  # the user is not locked out for the lease's 30 seconds
     finally:
         await store.close()
+
+
+async def test_two_copies_of_a_queued_update_are_handled_once(settings: Settings, kb: KnowledgeBase) -> None:
+    from bot.zalo_channel import TaskPool
+
+    d = await build_dispatcher(settings, kb=kb, store=Store.from_url(settings.database_url))
+    pool = TaskPool()
+    outcomes = []
+
+    async def run(incoming: Incoming) -> None:
+        outcomes.append(await d.handle(incoming))
+
+    try:
+        async def busy_with_update_1() -> None:
+            await run(message("đăng ký khai sinh", 1))
+            await asyncio.sleep(0.3)
+
+        pool.submit(busy_with_update_1(), "telegram:42")
+        for _ in range(2):  # Telegram delivers update 2 twice while update 1 is still in hand
+            copy = message("đăng ký kết hôn", 2)
+            pool.submit(run(copy), "telegram:42", lambda copy=copy: d.announce(copy))
+        await pool.drain(10)
+        assert [o.duplicate for o in outcomes] == [False, False, True]
+        assert await logged_questions(d.services.store) == ["đăng ký khai sinh", "đăng ký kết hôn"]
+    finally:
+        await close(d)
