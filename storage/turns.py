@@ -150,7 +150,11 @@ def _after_finish(turn: Turn) -> None:
 
 
 async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[Turn, TurnRequest]]) -> None:
-    """``Store.start_one`` for many turns at once (see there for what each turn ends up with)."""
+    """``Store.start_one`` for many turns at once (see there for what each turn ends up with).
+
+    Rows are written in key order, so that two workers' batches lock them in the same order and
+    cannot deadlock each other on PostgreSQL.
+    """
     sql, now = store.sql, store.now()
     # 1. record the update ids; a redelivery (also twice in this batch) is a duplicate
     fresh: dict[tuple[str, str], Turn] = {}
@@ -165,7 +169,7 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
             fresh[key] = turn
     if fresh:
         recorded = {(c, k) for c, k in await conn.execute(sql.record_updates, [
-            {"channel": channel, "update_key": key, "created_at": now} for channel, key in fresh])}
+            {"channel": channel, "update_key": key, "created_at": now} for channel, key in sorted(fresh)])}
         for key, turn in fresh.items():
             if key in recorded:
                 turn.admitted = True
@@ -180,7 +184,7 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
     if wanted:
         taken = {k for (k,) in await conn.execute(sql.take_locks, [
             {"key": conversation, "owner": store.worker_id, "expires_at": now + dt.timedelta(seconds=req.ttl),
-             "now": now} for conversation, (_, req) in wanted.items()])}
+             "now": now} for conversation, (_, req) in sorted(wanted.items(), key=lambda kv: kv[0])])}
     holding = [(t, r) for t, r in live if t.conversation in taken and wanted[t.conversation][0] is t]
     # 3. an earlier update of the same user still waiting (on another worker) goes first
     checks = [(t, r) for t, r in holding if t.seq is not None and r.order_wait is not None]
@@ -227,7 +231,8 @@ async def _load_many(store: "Store", conn: AsyncConnection, holding: list[tuple[
         if missing:
             await conn.execute(sql.add_user, [
                 {"channel": channel, "external_id": r.external_id, "chat_id": r.chat_id,
-                 "display_name": r.display_name[:128], "created_at": now, "last_seen_at": now} for _, r in missing])
+                 "display_name": r.display_name[:128], "created_at": now, "last_seen_at": now}
+                for _, r in sorted(missing, key=lambda tr: tr[1].external_id)])
             rows.update({r.external_id: r for r in await conn.execute(sql.find_users, {
                 "channel": channel, "external_ids": [r.external_id for _, r in missing]})})
         changes = []
@@ -240,13 +245,13 @@ async def _load_many(store: "Store", conn: AsyncConnection, holding: list[tuple[
                                 "last_seen_at": now})
             turn.session = store.session_state(user_id, channel, req.external_id, new_chat, new_name, state, data)
         if changes:
-            await conn.execute(sql.update_user, changes)
+            await conn.execute(sql.update_user, sorted(changes, key=lambda c: c["user_id"]))
 
 
 async def _finish_many(store: "Store", conn: AsyncConnection, turns: list[Turn]) -> None:
     """``Store.finish_one`` for many turns: save sessions and question logs, drop pending rows and leases."""
     sql, now = store.sql, store.now()
-    sessions = [t.session for t in turns if t.session is not None]
+    sessions = sorted((t.session for t in turns if t.session is not None), key=lambda x: x.user_id)
     if sessions:
         await conn.execute(sql.save_session, [
             {"user_id": s.user_id, "state": s.state, "data": dict(s.data), "version": 1, "updated_at": now}
