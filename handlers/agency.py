@@ -178,15 +178,22 @@ async def report_for(ctx: Context, key: str) -> list[Reply]:
 # --- invites ------------------------------------------------------------------------------
 
 @router.command("dangky")
-async def on_register(ctx: Context, _: str) -> list[Reply]:
+async def on_register(ctx: Context, args: str) -> list[Reply]:
+    """``/dangky``, then the code; or ``/dangky CODE`` in one message."""
+    if args.strip():
+        return await _use_invite(ctx, args.strip())
     ctx.session.state = "complaint:invite"
     return [Reply.make(T.INVITE_ASK_CODE)]
 
 
 async def invite_text(ctx: Context) -> list[Reply]:
     ctx.session.state = ""
+    return await _use_invite(ctx, ctx.text)
+
+
+async def _use_invite(ctx: Context, code: str) -> list[Reply]:
     o = ops(ctx)
-    key = await o.repo.use_invite(ctx.text, actor(ctx))
+    key = await o.repo.use_invite(code, actor(ctx))
     if key is None:
         return [Reply.make(T.INVITE_BAD)]
     return [Reply.make(T.INVITE_OK.format(agency=o.agency_name(key)))]

@@ -120,10 +120,16 @@ def clean_code(text: str) -> str:
 # --- /hotro: register with a code, or start helping a resident ------------------------------
 
 @router.command("hotro")
-async def cmd_hotro(ctx: Context, _: str) -> list[Reply]:
+async def cmd_hotro(ctx: Context, args: str) -> list[Reply]:
+    """``/hotro``; ``/hotro CODE`` redeems an invite code in the same message."""
     info = await helper_info(ctx)
     if info is None:
         ctx.session.state = "helper:code"
+        if args.strip():
+            redeemed = await _redeem(ctx, args)
+            if redeemed is not None:
+                return redeemed
+            ctx.session.state = "helper:code"
         return [Reply.make(T.HELPER_ONLY, [[Button(T.BTN_MENU, "menu")]])]
     return _ask_commune(ctx, info)
 
@@ -185,7 +191,7 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return None
     step = ctx.session.state.partition(":")[2]
     if step == "code":
-        return await _redeem(ctx)
+        return await _redeem(ctx, ctx.text)
     if step == "team":
         return await _issue(ctx)
     info = await helper_info(ctx)
@@ -207,15 +213,15 @@ async def on_text(ctx: Context) -> list[Reply] | None:
     return None
 
 
-async def _redeem(ctx: Context) -> list[Reply] | None:
-    if len(fold(ctx.text).split()) > 2:  # a sentence, not a code: leave helper mode and answer it
+async def _redeem(ctx: Context, text: str) -> list[Reply] | None:
+    if len(fold(text).split()) > 2:  # a sentence, not a code: leave helper mode and answer it
         ctx.session.state = ""
         return None
     today = ctx.now().date().isoformat()
     fails = ctx.session.data.get("_invite_fails") or {}
     if fails.get("day") == today and fails.get("n", 0) >= MAX_CODE_FAILS:
         return [Reply.make(T.HELPER_CODE_LOCKED, [[Button(T.BTN_MENU, "menu")]])]
-    code = clean_code(ctx.text)
+    code = clean_code(text)
     row = None
     if len(code) == CODE_LENGTH:
         row = await _gstore(ctx).redeem_invite(code, ctx.session.channel, ctx.session.external_id)

@@ -89,10 +89,11 @@ class App:
         self.last: list[Reply] = []
 
     async def send(self, user: str, text: str = "", *, chat: str | None = None, kind: str = "text",
-                   action: str = "", reply_to: str = "", photo: str = "") -> str:
+                   action: str = "", reply_to: str = "", photo: str = "", args: str = "") -> str:
         chat = chat or user
         inc = Incoming("telegram", user, chat, kind, text=text, action=action, photo_url=photo, reply_to=reply_to,
-                       chat_type="group" if chat.startswith("-") else "private", display_name=f"User {user}")
+                       chat_type="group" if chat.startswith("-") else "private", display_name=f"User {user}",
+                       args=args)
         self.last = (await self.d.handle(inc)).replies
         return "\n".join(r.text for r in self.last)
 
@@ -437,6 +438,11 @@ async def test_invite_code_registration(app: App) -> None:
     assert "đã tiếp nhận" in await app.press("777", f"agency:recv:{c.id}", chat=LONGXUYEN_CHAT)
     await app.send("778", "dangky", kind="command")
     assert "không đúng, đã dùng" in await app.send("778", invite)
+    # the code can also come with the command, in one message
+    await app.send("42", "taomoi", kind="command")
+    second = re.search(r"DV-[A-Z0-9]{8}", await app.press("42", app.button("UBND phường Long Xuyên"))).group(0)
+    assert "UBND phường Long Xuyên" in await app.send("779", "dangky", kind="command", args=f" {second} ")
+    assert "không đúng, đã dùng" in await app.send("780", "dangky", kind="command", args=second)
 
 
 async def test_agency_chats_for_other_features(app: App) -> None:

@@ -117,6 +117,13 @@ async def test_admin_invite_code_registers_a_helper_once(dispatcher: Dispatcher)
     other = Chat(dispatcher, "other")
     await other.say("/hotro")
     assert "không đúng, đã dùng rồi" in await other.say(code)  # one-time code
+    # "/hotro CODE" in one message
+    second = re.search(r": ([A-Z2-9]{8})\n", await admin.say("/moi") and await admin.say("Tổ CNS phường An Phú"))
+    assert second, "no second code"
+    quick = Chat(dispatcher, "quick")
+    assert 'tổ "Tổ CNS phường An Phú"' in await quick.say(f"/hotro {second.group(1)}")
+    assert "xã/phường nào" in await quick.say("/hotro")
+    assert "không đúng" in await Chat(dispatcher, "late").say(f"/hotro {second.group(1)}")
 
 
 async def _guide_for_resident(chat: Chat, commune: str | None, outcome: str | None, finish: bool = False) -> None:
