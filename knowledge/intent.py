@@ -171,9 +171,14 @@ def looks_out_of_scope(folded: str, rules: IntentRules | None = None) -> bool:
     return bool((rules or load_rules()).out_of_scope.search(folded))
 
 
+COMPLAINT_CODE = re.compile(r"\bPAKN\s*-\s*\d{4}\s*-\s*\d{1,8}\b", re.IGNORECASE)  # as handlers/complaint.py
+
+
 def classify(text: str, folded: str, rules: IntentRules | None = None) -> Intent:
     """Intent of a message; ``folded`` is ``fold(expand(text))``."""
     rules = rules or load_rules()
+    if COMPLAINT_CODE.search(text):  # a tracking code given back to us: look the complaint up
+        return Intent("complaint")
     code = find_dossier_code(text)
     if code:
         return Intent("status", dossier_code=code)

@@ -392,6 +392,9 @@ async def test_lookup_only_by_the_owner(app: App) -> None:
     assert code in await app.send("514", code)
     await app.press("514", "complaint:lookup")
     assert "không tìm thấy" in await app.send("514", "PAKN-2026-999999")
+    bare = await app.send("514", code)  # the bare code, typed any time, is looked up too
+    assert code in bare and "chờ cơ quan tiếp nhận" in bare
+    assert "không tìm thấy" in await app.send("515", code)
 
 
 async def test_deadline_reminders_with_a_controllable_clock(app: App) -> None:

@@ -97,3 +97,12 @@ def test_wants_guide(text: str, guide: bool) -> None:
     result = intent_of(text)
     assert result.name == "procedure"
     assert result.wants_guide is guide
+
+
+def test_a_complaint_tracking_code_is_a_complaint_lookup() -> None:
+    from knowledge.intent import classify
+    from knowledge.normalize import fold
+
+    for text in ("PAKN-2026-000123", "pakn - 2026 - 12", "cho hỏi PAKN-2026-000123 tới đâu rồi"):
+        assert classify(text, fold(text)).name == "complaint", text
+    assert classify("đăng ký khai sinh", fold("đăng ký khai sinh")).name == "procedure"
