@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|match|kb|serve|dossiers|db] ...``."""
+"""Command line: ``python -m bot [run|chat|match|kb|serve|dossiers|outbox|db] ...``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     d_sub = dossiers.add_subparsers(dest="dossiers_command", metavar="DOSSIERS_COMMAND", required=True)
     d_imp = d_sub.add_parser("import", help="import or update dossiers from a CSV file")
     d_imp.add_argument("file", type=Path)
+
+    outbox = sub.add_parser("outbox", help="messages waiting for delivery (complaint cards, notifications)")
+    o_sub = outbox.add_subparsers(dest="outbox_command", metavar="OUTBOX_COMMAND", required=True)
+    o_sub.add_parser("failed", help="list the messages given up on after about 3 hours of retries")
+    o_retry = o_sub.add_parser("retry", help="send failed messages again (all, or the given ids)")
+    o_retry.add_argument("ids", type=int, nargs="*", metavar="ID")
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -123,11 +129,35 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         from bot.dossier_import import import_csv_command
 
         return await import_csv_command(settings, args.file)
+    if command == "outbox":
+        return await _outbox(args, settings)
     if command == "db":
         from storage.migrate import upgrade_command
 
         return await upgrade_command(settings)
     raise AssertionError(command)
+
+
+async def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    """``outbox failed`` lists what was given up on; ``outbox retry [ID ...]`` queues it again."""
+    from storage.store import Store
+
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.create_schema()
+        if args.outbox_command == "retry":
+            n = await store.requeue_failed(args.ids or None)
+            print(f"{n} message(s) queued again; a running bot sends them within seconds.")
+            return 0
+        failed = [r for r in await store.outbox_rows() if r.status == "failed"]
+        for r in failed:
+            print(f"{r.id}\t{r.channel}:{r.chat_id}\t{r.attempts} attempts\t{r.created_at:%Y-%m-%d %H:%M}\t"
+                  f"{(r.last_error or '')[:120]}\t{(r.payload or {}).get('text', '')[:60]!r}")
+        print(f"{len(failed)} failed message(s)." + (" Fix the cause (a chat id, the bot removed from a group...),"
+                                                     " then: python -m bot outbox retry" if failed else ""))
+        return 0
+    finally:
+        await store.close()
 
 
 def _has_channel(settings: Settings) -> bool:

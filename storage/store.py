@@ -430,6 +430,16 @@ class Store:
                 next_attempt_at=self.now() + dt.timedelta(seconds=delay),
                 claimed_by=None, claimed_until=None, attempts=Outbox.attempts + 1))
 
+    async def requeue_failed(self, ids: list[int] | None = None) -> int:
+        """Send ``failed`` outbox rows again (all, or those ids) with a fresh count of attempts."""
+        q = update(Outbox).where(Outbox.status == "failed")
+        if ids:
+            q = q.where(Outbox.id.in_(ids))
+        async with self.sessions.begin() as db:
+            res = await db.execute(q.values(status="pending", attempts=0, next_attempt_at=self.now(),
+                                            claimed_by=None, claimed_until=None))
+            return res.rowcount
+
     async def outbox_rows(self) -> list[Outbox]:
         async with self.sessions() as db:
             return list((await db.execute(select(Outbox).order_by(Outbox.id))).scalars())

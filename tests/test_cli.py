@@ -22,7 +22,7 @@ def run(args: list[str], stdin: str = "", env: dict[str, str] | None = None, cwd
 def test_help_lists_the_commands() -> None:
     out = run(["--help"])
     assert out.returncode == 0
-    for command in ("run", "chat", "match", "kb", "serve", "dossiers", "db"):
+    for command in ("run", "chat", "match", "kb", "serve", "dossiers", "outbox", "db"):
         assert command in out.stdout
 
 
@@ -102,3 +102,29 @@ def test_kb_check_reports_file_and_field(tmp_path: Path) -> None:
     assert "khai-sinh.yaml: processing_tme:" in out.stdout  # unknown field
     assert "khai-sinh.yaml: processing_time:" in out.stdout  # missing required field
     assert "other.yaml: question:" in out.stdout
+
+
+def test_outbox_failed_and_retry(tmp_path: Path) -> None:
+    import asyncio
+
+    from storage.store import Store
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3"
+
+    async def fail_one() -> int:
+        store = Store.from_url(url)
+        await store.create_schema()
+        await store.enqueue_once(dedup_key="card:1", channel="telegram", chat_id="-100", text="📮 PHẢN ÁNH MỚI")
+        row = (await store.outbox_rows())[0]
+        await store.mark_retry(row.id, "Forbidden: bot was kicked", 0, give_up=True)
+        await store.close()
+        return row.id
+
+    row_id = asyncio.run(fail_one())
+    env = {"DATABASE_URL": url}
+    listed = run(["outbox", "failed"], env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and f"{row_id}\ttelegram:-100" in listed.stdout and "kicked" in listed.stdout
+    assert "1 failed message(s)" in listed.stdout
+    retried = run(["outbox", "retry"], env=env, cwd=tmp_path)
+    assert retried.returncode == 0 and "1 message(s) queued again" in retried.stdout
+    assert "0 failed message(s)" in run(["outbox", "failed"], env=env, cwd=tmp_path).stdout

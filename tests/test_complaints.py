@@ -587,3 +587,18 @@ async def test_two_workers_deliver_each_complaint_once(app: App, settings: Setti
     assert_each_once(app.chat, codes)
     assert len(app.chat.to(LONGXUYEN_CHAT)) == 12
     assert {r.status for r in await app.store.outbox_rows()} == {"sent"}
+
+
+async def test_failed_outbox_rows_can_be_sent_again(app: App) -> None:
+    codes = await file_many(app, 2)
+    rows = await app.store.outbox_rows()
+    for r in rows:  # given up on after the retries (say, the bot was removed from the group)
+        await app.store.mark_retry(r.id, "Forbidden: bot was kicked from the group chat", 0, give_up=True)
+    assert await app.deliver() == 0
+    assert await app.store.requeue_failed([rows[0].id]) == 1
+    assert await app.deliver() == 1
+    assert await app.store.requeue_failed() == 1  # the rest
+    assert await app.deliver() == 1
+    assert await app.store.requeue_failed() == 0  # nothing failed any more
+    assert_each_once(app.chat, codes)
+    assert {r.status for r in await app.store.outbox_rows()} == {"sent"}
