@@ -27,6 +27,10 @@ from storage.store import Store
 VN = dt.timezone(dt.timedelta(hours=7), "ICT")  # Vietnam time, for dates people type and read
 STATUSES = ("received", "processing", "supplement", "result_ready", "delivered", "rejected")
 FINISHED = frozenset({"result_ready", "delivered", "rejected"})  # nothing late about these
+# Waiting for the citizen's supplement: the processing time counts from the complete, valid dossier
+# (one-stop rules, Nghị định 118/2025/NĐ-CP, which replaced Nghị định 61/2018/NĐ-CP on 1 July 2025),
+# so such a dossier is not late; the one-stop system sends the new due date with its next change.
+PAUSED = frozenset({"supplement"})
 NOTE_REQUIRED = frozenset({"supplement", "rejected"})  # the citizen must learn what to add / why
 MAX_CODE = 40
 MAX_CHANGE_ID = 64
@@ -203,8 +207,8 @@ class DossierView:
                    row.citizen_alert, row.agency_alert)
 
     def stage(self, now: dt.datetime) -> str:
-        """"late" (past due, no result), "soon" (due within a day), or ""."""
-        if self.status in FINISHED:
+        """"late" (past due, no result), "soon" (due within a day), or "" (also while paused for a supplement)."""
+        if self.status in FINISHED or self.status in PAUSED:
             return ""
         if now > self.due_at:
             return "late"
@@ -494,7 +498,7 @@ class DossierStore:
 
     async def due_soon_or_late(self, now: dt.datetime, agency_key: str | None = None) -> list[DossierView]:
         """Dossiers without a result whose due date is past or less than a day away, earliest first."""
-        q = (select(Dossier).where(Dossier.status.not_in(sorted(FINISHED)), Dossier.due_at <= now + SOON)
+        q = (select(Dossier).where(Dossier.status.not_in(sorted(FINISHED | PAUSED)), Dossier.due_at <= now + SOON)
              .order_by(Dossier.due_at, Dossier.id))
         if agency_key is not None:
             q = q.where(Dossier.agency_key == agency_key)

@@ -494,3 +494,13 @@ async def test_personal_data_stays_out_of_logs(bot: Dispatcher, caplog: pytest.L
     await say(bot, "4321")
     await say(bot, "1")
     assert "0987654321" not in caplog.text and "Trần Thị Bình" not in caplog.text
+
+
+
+async def test_a_dossier_waiting_for_a_supplement_is_not_late(bot: Dispatcher, clock: Clock) -> None:
+    clock.advance(days=40)  # long past both due dates (14/03 and 19/04)
+    waiting = await repo(bot).get("000.00.18.H21-250412-0001")
+    assert waiting is not None and waiting.status == "supplement" and not waiting.is_late(clock())
+    assert await late_dossiers_for_agency(bot.services.store, "ca-p1", clock()) == []
+    assert [d.code for d in await late_dossiers_for_agency(bot.services.store, "ubnd-p1", clock())] == \
+        ["H21.22-250312-0005"]  # the one being processed is late
