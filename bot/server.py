@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.config import Settings, load_settings
-from bot.zalo_channel import PoolFull, TaskPool
+from bot.task_pool import PoolFull, TaskPool
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +82,35 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _accept(rt: Runtime, coro: Any, key: str, answer: dict[str, Any] | None = None,
-            incoming: Any = None) -> JSONResponse:
-    """Queue the handling; if the user's previous update is still being handled here, the new one
-    is recorded in the database at once so that a later update on another worker waits for it."""
-    on_queued = (lambda: rt.dispatcher.announce(incoming)) if incoming is not None else None
+def _accept(rt: Runtime, coro: Any, incoming: Any, answer: dict[str, Any] | None = None) -> JSONResponse:
+    """Queue the handling, after the user's earlier updates. If one of them is still being handled
+    here, this update is recorded in the database at once, so that a later update of the same user
+    on another worker waits for it."""
     try:
-        rt.pool.submit(coro, key, on_queued)
+        rt.pool.submit(coro, f"{incoming.channel}:{incoming.user_id}", lambda: rt.dispatcher.announce(incoming))
     except PoolFull:
         log.warning("too many updates waiting; asking the platform to retry")
         return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
     return JSONResponse(answer or {"ok": True})
 
 
-async def telegram_webhook(request: Request) -> JSONResponse:
-    rt = _runtime(request)
-    if rt.telegram is None:
-        return JSONResponse({"ok": False, "error": "Telegram is not configured"}, status_code=404)
-    if not secret_ok(request.headers.get(TELEGRAM_SECRET_HEADER), rt.settings.telegram_webhook_secret):
+async def _webhook_body(request: Request, channel: Any, name: str, header: str, secret: str) -> Any:
+    """The JSON of a webhook call, or the JSONResponse refusing it (channel off, wrong secret, bad body)."""
+    if channel is None:
+        return JSONResponse({"ok": False, "error": f"{name} is not configured"}, status_code=404)
+    if not secret_ok(request.headers.get(header), secret):
         return JSONResponse({"ok": False, "error": "wrong secret token"}, status_code=403)
-    data = await _json_body(request)
-    if isinstance(data, JSONResponse):
-        return data
+    return await _json_body(request)
+
+
+async def telegram_webhook(request: Request) -> JSONResponse:
     from bot.telegram_channel import handle_incoming, to_incoming
 
+    rt = _runtime(request)
+    data = await _webhook_body(request, rt.telegram, "Telegram", TELEGRAM_SECRET_HEADER,
+                               rt.settings.telegram_webhook_secret)
+    if isinstance(data, JSONResponse):
+        return data
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return JSONResponse({"ok": False, "error": "not a Telegram update"}, status_code=400)
     # The JSON goes straight to our translation (no PTB Update objects: they cost more than the rest).
@@ -118,26 +123,23 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         # Telegram runs one Bot API method given in the webhook's answer: the button's spinner
         # stops at once, without a request of our own.
         answer = {"method": "answerCallbackQuery", "callback_query_id": str(query["id"])}
-    coro = handle_incoming(rt.dispatcher, rt.telegram.bot, incoming)
-    return _accept(rt, coro, f"telegram:{incoming.user_id}", answer, incoming)
+    return _accept(rt, handle_incoming(rt.dispatcher, rt.telegram.bot, incoming), incoming, answer)
 
 
 async def zalo_webhook(request: Request) -> JSONResponse:
-    from bot.zalo_channel import conversation_key, handle_update, to_incoming, unwrap
+    from bot.zalo_channel import handle_incoming, to_incoming, unwrap
 
     rt = _runtime(request)
-    if rt.zalo is None:
-        return JSONResponse({"ok": False, "error": "Zalo is not configured"}, status_code=404)
-    if not secret_ok(request.headers.get(ZALO_SECRET_HEADER), rt.settings.zalo_webhook_secret):
-        return JSONResponse({"ok": False, "error": "wrong secret token"}, status_code=403)
-    data = await _json_body(request)
+    data = await _webhook_body(request, rt.zalo, "Zalo", ZALO_SECRET_HEADER, rt.settings.zalo_webhook_secret)
     if isinstance(data, JSONResponse):
         return data
     update = unwrap(data)
     if update is None:
         return JSONResponse({"ok": False, "error": "not a Zalo update"}, status_code=400)
-    return _accept(rt, handle_update(rt.dispatcher, rt.zalo, update), conversation_key(update), None,
-                   to_incoming(update))
+    incoming = to_incoming(update)
+    if incoming is None:
+        return JSONResponse({"ok": True})  # an event the bot does not handle
+    return _accept(rt, handle_incoming(rt.dispatcher, rt.zalo, incoming), incoming)
 
 
 async def healthz(request: Request) -> JSONResponse:

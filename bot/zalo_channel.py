@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
 from bot.render import render_all, render_plain, split_text
+from bot.task_pool import TaskPool
 from bot.zalo_client import ZaloClient, ZaloError
 from handlers.dispatcher import CHOICES_KEY, Dispatcher
 from handlers.types import Incoming, Reply
@@ -77,7 +77,8 @@ def to_incoming(body: Any) -> Incoming | None:
         text = text if isinstance(text, str) else ""
         command = _command(text)
         if command:
-            return Incoming(kind="command", text=command, **base)
+            parts = text.split(None, 1)
+            return Incoming(kind="command", text=command, args=parts[1].strip() if len(parts) > 1 else "", **base)
         return Incoming(kind="text", text=text, **base)
     if event == EVENT_IMAGE:
         url = _photo_url(msg)
@@ -195,8 +196,12 @@ def make_client(settings: Settings) -> ZaloClient:
 async def handle_update(dispatcher: Dispatcher, client: ZaloClient, body: Any) -> None:
     """Translate, run the core, send the replies."""
     incoming = to_incoming(body)
-    if incoming is None:
-        return
+    if incoming is not None:
+        await handle_incoming(dispatcher, client, incoming)
+
+
+async def handle_incoming(dispatcher: Dispatcher, client: ZaloClient, incoming: Incoming) -> None:
+    """Run the core and send the replies (the webhook translates once and calls this directly)."""
     if incoming.chat_type == "private":
         try:
             await client.send_chat_action(incoming.chat_id)
@@ -212,95 +217,6 @@ async def handle_update(dispatcher: Dispatcher, client: ZaloClient, body: Any) -
     after = dispatcher.services.extras.get("after_update")
     if after is not None:  # observers (tests, metrics) learn that the update is fully handled
         after(CHANNEL, incoming.update_key)
-
-
-def conversation_key(body: Any) -> str:
-    """Updates of one user are handled in arrival order; different users in parallel."""
-    incoming = to_incoming(body)
-    return f"{CHANNEL}:{incoming.user_id}" if incoming else ""
-
-
-# --- bounded background processing ----------------------------------------------
-
-class PoolFull(Exception):
-    """Too many updates are waiting; the caller should ask the platform to retry later."""
-
-
-class TaskPool:
-    """Runs update handlers in the background: bounded, ordered per key, failures logged.
-
-    Keeps a reference to every task (so none is garbage-collected mid-flight), runs at most
-    ``concurrency`` at once, refuses new work beyond ``max_pending``, and ``drain`` waits for
-    what was accepted (used on shutdown).
-    """
-
-    def __init__(self, concurrency: int = 32, max_pending: int = 1000) -> None:
-        self.max_pending = max_pending
-        self._sem = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[str, asyncio.Task[None]] = {}
-        self.failures = 0
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def full(self) -> bool:
-        return len(self._tasks) >= self.max_pending
-
-    def submit(self, coro: Coroutine[Any, Any, None], key: str = "",
-               on_queued: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
-        """Schedule ``coro``; after the previous task with the same non-empty ``key``.
-
-        ``on_queued`` runs first if the task has to wait for that previous one (the server uses it
-        to record the update in the database at once, so that other workers see it waiting).
-        """
-        if self.full():
-            coro.close()
-            raise PoolFull()
-        previous = self._tails.get(key) if key else None
-        task = asyncio.create_task(self._run(coro, previous, on_queued))
-        self._tasks.add(task)
-        if key:
-            self._tails[key] = task
-        task.add_done_callback(lambda t: self._done(key, t))
-        return task
-
-    async def _run(self, coro: Coroutine[Any, Any, None], previous: asyncio.Task[None] | None,
-                   on_queued: Callable[[], Awaitable[None]] | None = None) -> None:
-        started = False
-        try:
-            if previous is not None and not previous.done():
-                if on_queued is not None:
-                    try:
-                        await on_queued()
-                    except Exception:  # noqa: BLE001 - handling goes on; only ordering help is lost
-                        log.warning("could not record a queued update", exc_info=True)
-                await asyncio.wait([previous])
-            async with self._sem:
-                started = True
-                await coro
-        finally:
-            if not started:
-                coro.close()
-
-    def _done(self, key: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if key and self._tails.get(key) is task:
-            del self._tails[key]
-        if not task.cancelled() and task.exception() is not None:
-            self.failures += 1
-            log.error("background update handling failed", exc_info=task.exception())
-
-    async def drain(self, timeout: float = 20.0) -> None:
-        """Wait for accepted work; cancel what is still running after ``timeout`` seconds."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("shutdown: %d update(s) cancelled after %.0fs", len(pending), timeout)
-            await asyncio.gather(*pending, return_exceptions=True)
 
 
 # --- long polling ---------------------------------------------------------------
@@ -322,9 +238,13 @@ async def poll(dispatcher: Dispatcher, client: ZaloClient, pool: TaskPool, *, ti
             continue
         failures = 0
         for update in updates:
+            incoming = to_incoming(update)
+            if incoming is None:
+                continue
             while pool.full():
                 await asyncio.sleep(0.05)
-            pool.submit(handle_update(dispatcher, client, update), conversation_key(update))
+            # one user's updates in arrival order; different users in parallel
+            pool.submit(handle_incoming(dispatcher, client, incoming), f"{CHANNEL}:{incoming.user_id}")
 
 
 async def check_token(client: ZaloClient) -> None:

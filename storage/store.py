@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, is_postgres, session_factory
-from storage.models import Handoff, Outbox, PendingUpdate, ProcessedUpdate, QuestionLog, User
+from storage.models import Handoff, Outbox, PendingUpdate, ProcessedUpdate, QuestionLog
 from storage.turn_statements import TurnStatements
 from storage.turns import Turn, TurnBatcher, TurnRequest
 
@@ -154,12 +154,6 @@ class Store:
                                                    "data": dict(session.data), "version": 1, "updated_at": now})
         if session.questions:
             await conn.execute(self.sql.log_questions, [{**q, "created_at": now} for q in session.questions])
-
-    async def user_chat(self, user_id: int) -> tuple[str, str] | None:
-        """(channel, chat_id) of a user, to push messages to them."""
-        async with self.sessions() as db:
-            user = await db.get(User, user_id)
-            return (user.channel, user.chat_id) if user else None
 
     # --- question log -------------------------------------------------------
 

@@ -174,7 +174,8 @@ class ZaloDriver:
         self._jobs: Any = None
 
     async def start(self) -> "ZaloDriver":
-        from bot.zalo_channel import TaskPool, attach, make_client, start_polling
+        from bot.task_pool import TaskPool
+        from bot.zalo_channel import attach, make_client, start_polling
 
         self.dispatcher = await build_dispatcher(self.settings, kb=self.kb)
         self.dispatcher.services.extras["after_update"] = self._handled

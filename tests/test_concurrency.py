@@ -162,7 +162,7 @@ async def test_a_turn_that_cannot_be_saved_fails_alone(settings: Settings) -> No
 
 
 async def test_an_update_queued_behind_another_is_seen_by_other_workers(settings: Settings, kb: KnowledgeBase) -> None:
-    from bot.zalo_channel import TaskPool
+    from bot.task_pool import TaskPool
 
     a, b = await two_workers(settings, kb)
     pool = TaskPool()
@@ -226,7 +226,7 @@ async def test_a_cancelled_update_gives_the_lease_back(settings: Settings) -> No
 
 
 async def test_two_copies_of_a_queued_update_are_handled_once(settings: Settings, kb: KnowledgeBase) -> None:
-    from bot.zalo_channel import TaskPool
+    from bot.task_pool import TaskPool
 
     d = await build_dispatcher(settings, kb=kb, store=Store.from_url(settings.database_url))
     pool = TaskPool()

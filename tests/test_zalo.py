@@ -176,7 +176,9 @@ def test_update_translation() -> None:
     assert flat.update_key == "message.text.received:abc" and flat.display_name == "Lan"
     assert flat.seq == 1735000000000  # the message time orders one user's messages across workers
     cmd = to_incoming({"event_name": "message.text.received", "message": {**msg, "text": "/start"}})
-    assert cmd is not None and (cmd.kind, cmd.text) == ("command", "start")
+    assert cmd is not None and (cmd.kind, cmd.text, cmd.args) == ("command", "start", "")
+    coded = to_incoming({"event_name": "message.text.received", "message": {**msg, "text": " /hotro  abcd-2345 "}})
+    assert coded is not None and (coded.kind, coded.text, coded.args) == ("command", "hotro", "abcd-2345")
     group = to_incoming({"event_name": "message.text.received",
                          "message": {**msg, "chat": {"id": "g1", "chat_type": "GROUP"}}})
     assert group is not None and group.chat_type == "group"
