@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from storage.db import create_engine, is_postgres, session_factory
 from storage.models import Handoff, Outbox, PendingUpdate, ProcessedUpdate, QuestionLog
 from storage.turn_statements import TurnStatements
-from storage.turns import Turn, TurnBatcher, TurnRequest
+from storage.turns import SessionState, Turn, TurnBatcher, TurnRequest, finish_many, load_sessions, save_sessions, start_many
 
 __all__ = ["LockTimeout", "OutboxItem", "SessionState", "Store", "Turn", "TurnRequest"]
 
@@ -36,27 +36,6 @@ def system_clock() -> dt.datetime:
 
 class LockTimeout(Exception):
     """The conversation stayed locked by another worker for longer than we wait."""
-
-
-@dataclass
-class SessionState:
-    """A user's conversation state as handlers see it; handlers mutate ``state`` and ``data``."""
-
-    user_id: int
-    channel: str
-    external_id: str
-    chat_id: str
-    display_name: str = ""
-    state: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    questions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # question-log rows saved with it
-
-    def log_question(self, *, text: str, normalized: str, intent: str, decision: str,
-                     best_id: str | None, score: float | None) -> None:
-        """Queue a question-log row; it is written in the same transaction as the session."""
-        self.questions.append(dict(user_id=self.user_id, channel=self.channel, text=text[:1000],
-                                   normalized=normalized[:1000], intent=intent, decision=decision,
-                                   best_id=best_id, score=score))
 
 
 @dataclass(frozen=True)
@@ -112,48 +91,18 @@ class Store:
 
     async def load(self, channel: str, external_id: str, chat_id: str, display_name: str = "") -> SessionState:
         """Find or create the user and return their stored session."""
+        turn = Turn(f"{channel}:{external_id}")
         async with self.engine.begin() as conn:
-            return await self._load(conn, channel, external_id, chat_id, display_name)
+            await load_sessions(self, conn, [(turn, TurnRequest(channel, "", external_id, chat_id, display_name))],
+                                self.now())
+        assert turn.session is not None
+        return turn.session
 
     async def save(self, session: SessionState) -> None:
         """Persist the session's state and data (and the question-log rows queued on it)."""
         async with self.engine.begin() as conn:
-            await self._save(conn, session)
+            await save_sessions(self, conn, [session], self.now())
         session.questions.clear()
-
-    @staticmethod
-    def session_state(user_id: int, channel: str, external_id: str, chat_id: str, display_name: str,
-                      state: str | None, data: dict[str, Any] | None) -> SessionState:
-        return SessionState(user_id, channel, external_id, chat_id, display_name, state or "", dict(data or {}))
-
-    async def _load(self, conn: AsyncConnection, channel: str, external_id: str, chat_id: str,
-                    display_name: str) -> SessionState:
-        sql, now = self.sql, self.now()
-        display_name = display_name[:128]
-        key = {"channel": channel, "external_id": external_id}
-        row = (await conn.execute(sql.find_user, key)).first()
-        if row is None:
-            await conn.execute(sql.add_user, {**key, "chat_id": chat_id, "display_name": display_name,
-                                              "created_at": now, "last_seen_at": now})
-            row = (await conn.execute(sql.find_user, key)).one()
-        user_id, stored_chat, stored_name, last_seen, state, data = row
-        changes: dict[str, Any] = {}
-        if chat_id and stored_chat != chat_id:
-            changes["chat_id"] = stored_chat = chat_id
-        if display_name and stored_name != display_name:
-            changes["display_name"] = stored_name = display_name
-        if last_seen is None or now - last_seen > SEEN_RESOLUTION:
-            changes["last_seen_at"] = now
-        if changes:
-            await conn.execute(sql.update_user, {"user_id": user_id, **changes})
-        return SessionState(user_id, channel, external_id, stored_chat, stored_name, state or "", dict(data or {}))
-
-    async def _save(self, conn: AsyncConnection, session: SessionState) -> None:
-        now = self.now()
-        await conn.execute(self.sql.save_session, {"user_id": session.user_id, "state": session.state,
-                                                   "data": dict(session.data), "version": 1, "updated_at": now})
-        if session.questions:
-            await conn.execute(self.sql.log_questions, [{**q, "created_at": now} for q in session.questions])
 
     # --- question log -------------------------------------------------------
 
@@ -208,28 +157,14 @@ class Store:
         await self.turns.finish(turn)
 
     async def start_one(self, turn: Turn, req: TurnRequest) -> None:
-        """``start_turn`` for this turn alone, in one transaction."""
+        """``start_turn`` for this turn alone, in its own transaction (when its batch failed)."""
         async with self.engine.begin() as conn:
-            if not turn.admitted:
-                # The pending row is only needed while waiting: it is added below if the lock is busy.
-                await self._admit(conn, turn, req.channel, req.update_key, announce=False)
-                if turn.duplicate:
-                    return
-            if not await self._take_lock(conn, turn.conversation, req.ttl):
-                await self._announce(conn, turn)  # seen waiting by the worker that holds the lock
-                return
-            if req.order_wait is not None and await self._earlier_pending(conn, turn, req.order_wait):
-                await self._drop_lock(conn, turn.conversation)
-                await self._announce(conn, turn)
-                return
-            turn.session = await self._load(conn, req.channel, req.external_id, req.chat_id, req.display_name)
+            await start_many(self, conn, [(turn, req)])
 
     async def finish_one(self, turn: Turn) -> None:
-        """``finish_turn`` for this turn alone, in one transaction."""
+        """``finish_turn`` for this turn alone, in its own transaction (when its batch failed)."""
         async with self.engine.begin() as conn:
-            if turn.session is not None:
-                await self._save(conn, turn.session)
-            await self._end(conn, turn)
+            await finish_many(self, conn, [turn])
         if turn.session is not None:
             turn.session.questions.clear()
         turn.pending_id, turn.session = None, None
@@ -265,15 +200,6 @@ class Store:
             res = await conn.execute(self.sql.add_pending, {"conversation": turn.conversation, "seq": turn.seq,
                                                             "created_at": self.now()})
             turn.pending_id = res.inserted_primary_key[0]
-
-    async def _earlier_pending(self, conn: AsyncConnection, turn: Turn, max_age: float) -> bool:
-        """True if an earlier update of the conversation (younger than max_age seconds) still waits."""
-        if turn.seq is None:
-            return False
-        res = await conn.execute(self.sql.earlier_pending, {
-            "conversation": turn.conversation, "pending_id": turn.pending_id or 0, "seq": turn.seq,
-            "oldest": self.now() - dt.timedelta(seconds=max_age)})
-        return res.first() is not None
 
     async def _take_lock(self, conn: AsyncConnection, key: str, ttl: float) -> bool:
         """Take the lease on ``key`` if it is free or expired (its holder died): one upsert."""

@@ -18,11 +18,32 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:
-    from storage.store import SessionState, Store
+    from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+
+
+@dataclass
+class SessionState:
+    """A user's conversation state as handlers see it; handlers mutate ``state`` and ``data``."""
+
+    user_id: int
+    channel: str
+    external_id: str
+    chat_id: str
+    display_name: str = ""
+    state: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    questions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # question-log rows saved with it
+
+    def log_question(self, *, text: str, normalized: str, intent: str, decision: str,
+                     best_id: str | None, score: float | None) -> None:
+        """Queue a question-log row; it is written in the same transaction as the session."""
+        self.questions.append(dict(user_id=self.user_id, channel=self.channel, text=text[:1000],
+                                   normalized=normalized[:1000], intent=intent, decision=decision,
+                                   best_id=best_id, score=score))
 
 
 @dataclass
@@ -38,7 +59,7 @@ class Turn:
     pending_id: int | None = None
     admitted: bool = False  # the update id is recorded
     duplicate: bool = False
-    session: "SessionState | None" = None
+    session: SessionState | None = None
 
     def snapshot(self) -> tuple[Any, ...]:
         return (self.pending_id, self.admitted, self.duplicate, self.session)
@@ -111,9 +132,9 @@ class TurnBatcher:
             try:
                 async with self.store.engine.begin() as conn:
                     if finishes:
-                        await _finish_many(self.store, conn, [j.turn for j in finishes])
+                        await finish_many(self.store, conn, [j.turn for j in finishes])
                     if starts:
-                        await _start_many(self.store, conn, [(j.turn, j.request) for j in starts])  # type: ignore[misc]
+                        await start_many(self.store, conn, [(j.turn, j.request) for j in starts])  # type: ignore[misc]
             except Exception:  # noqa: BLE001 - retry each turn on its own, so only a bad one fails
                 log.warning("a batch of %d turns failed; retrying them one by one", len(jobs), exc_info=True)
                 for job, snap in zip(jobs, snaps):
@@ -149,8 +170,9 @@ def _after_finish(turn: Turn) -> None:
     turn.pending_id, turn.session = None, None
 
 
-async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[Turn, TurnRequest]]) -> None:
-    """``Store.start_one`` for many turns at once (see there for what each turn ends up with).
+async def start_many(store: "Store", conn: AsyncConnection, items: list[tuple[Turn, TurnRequest]]) -> None:
+    """Admit, take the lease and load the session of many turns at once (see ``Store.start_turn``
+    for what each turn ends up with).
 
     Rows are written in key order, so that two workers' batches lock them in the same order and
     cannot deadlock each other on PostgreSQL.
@@ -214,10 +236,10 @@ async def _start_many(store: "Store", conn: AsyncConnection, items: list[tuple[T
             turn.pending_id = ids[turn.conversation].pop()
     # 5. load the users (created on first contact) and their sessions
     if holding:
-        await _load_many(store, conn, holding, now)
+        await load_sessions(store, conn, holding, now)
 
 
-async def _load_many(store: "Store", conn: AsyncConnection, holding: list[tuple[Turn, TurnRequest]],
+async def load_sessions(store: "Store", conn: AsyncConnection, holding: list[tuple[Turn, TurnRequest]],
                      now: dt.datetime) -> None:
     sql = store.sql
     by_channel: dict[str, list[tuple[Turn, TurnRequest]]] = {}
@@ -243,25 +265,32 @@ async def _load_many(store: "Store", conn: AsyncConnection, holding: list[tuple[
             if new_chat != chat_id or new_name != name or last_seen is None or now - last_seen > store.seen_resolution:
                 changes.append({"user_id": user_id, "chat_id": new_chat, "display_name": new_name,
                                 "last_seen_at": now})
-            turn.session = store.session_state(user_id, channel, req.external_id, new_chat, new_name, state, data)
+            turn.session = SessionState(user_id, channel, req.external_id, new_chat, new_name, state or "",
+                                        dict(data or {}))
         if changes:
             await conn.execute(sql.update_user, sorted(changes, key=lambda c: c["user_id"]))
 
 
-async def _finish_many(store: "Store", conn: AsyncConnection, turns: list[Turn]) -> None:
-    """``Store.finish_one`` for many turns: save sessions and question logs, drop pending rows and leases."""
-    sql, now = store.sql, store.now()
-    sessions = sorted((t.session for t in turns if t.session is not None), key=lambda x: x.user_id)
-    if sessions:
-        await conn.execute(sql.save_session, [
-            {"user_id": s.user_id, "state": s.state, "data": dict(s.data), "version": 1, "updated_at": now}
-            for s in sessions])
-        logs = [{**q, "created_at": now} for s in sessions for q in s.questions]
-        if logs:
-            await conn.execute(sql.log_questions, logs)
+async def finish_many(store: "Store", conn: AsyncConnection, turns: list[Turn]) -> None:
+    """Save the sessions and question logs of many turns, drop their pending rows and leases."""
+    sql = store.sql
+    await save_sessions(store, conn, [t.session for t in turns if t.session is not None], store.now())
     pending = [t.pending_id for t in turns if t.pending_id is not None]
     if pending:
         await conn.execute(sql.drop_pendings, {"ids": pending})
     held = [t.conversation for t in turns if t.session is not None]
     if held:
         await conn.execute(sql.drop_locks, {"owner": store.worker_id, "keys": held})
+
+
+async def save_sessions(store: "Store", conn: AsyncConnection, sessions: list[SessionState], now: dt.datetime) -> None:
+    """Upsert the sessions (in user order, see ``start_many``) and insert their queued question-log rows."""
+    if not sessions:
+        return
+    sessions = sorted(sessions, key=lambda x: x.user_id)
+    await conn.execute(store.sql.save_session, [
+        {"user_id": s.user_id, "state": s.state, "data": dict(s.data), "version": 1, "updated_at": now}
+        for s in sessions])
+    logs = [{**q, "created_at": now} for s in sessions for q in s.questions]
+    if logs:
+        await conn.execute(store.sql.log_questions, logs)
