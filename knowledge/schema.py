@@ -29,10 +29,42 @@ class OnlineLevel(str, Enum):
 
 
 class Source(_Strict):
-    """Where a fact comes from: a legal document or an official page."""
+    """Where a fact comes from: a legal document or an official page.
+
+    A reader must be able to open it: either ``url`` points at a page (not a site's home page),
+    or the document is identified by its ``number``, ``issued`` date and ``issuer``
+    (``kb check`` enforces this).
+    """
 
     title: NonEmpty
     url: str = ""
+    number: str = ""  # document number, e.g. "117/2026/TT-BTC"
+    issued: dt.date | None = None  # date the document was signed (ngày ban hành)
+    issuer: str = ""  # e.g. "Bộ Tài chính", "Chính phủ", "Quốc hội"
+
+
+class Period(_Strict):
+    """A figure that holds only between two dates (a temporary cut, an exemption window).
+
+    ``applies: instead`` replaces the general statement while in force (e.g. a 50% cut);
+    ``applies: also`` is shown beside it (e.g. an exemption for citizens who meet a condition).
+    """
+
+    value: NonEmpty
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None  # last day the figure holds (inclusive)
+    basis: NonEmpty  # the text that sets it, with its article
+    applies: Literal["instead", "also"] = "instead"
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "Period":
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+    def in_force(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until)
 
 
 class Problem(_Strict):
@@ -64,8 +96,11 @@ class Document(_Strict):
 class Fees(_Strict):
     """Fees and charges (phí, lệ phí)."""
 
-    summary: NonEmpty  # one line for the card, e.g. "Miễn lệ phí" or "50.000–100.000 đ tùy tỉnh"
+    summary: NonEmpty  # one line for the card: the general statement, e.g. "Miễn lệ phí"
     details: list[str] = []  # exemptions, online-payment discounts, provincial variation
+    periods: list[Period] = []  # figures that hold only between dates (see knowledge/validity.py)
+    summary_valid_until: dt.date | None = None  # set when the general statement itself ends
+    province: str = ""  # set by a province override: whose figure this is
 
 
 class OnlineSubmission(_Strict):
@@ -85,6 +120,16 @@ class EligibilityQuestion(_Strict):
     redirect: str = ""  # optional id of the entry that fits this case instead
 
 
+class Check(_Strict):
+    """One agency review of an entry's facts (``kb import-review``)."""
+
+    on: dt.date
+    by: NonEmpty  # person and agency, as written in the review file
+    fields: list[str] = []  # the facts checked, e.g. ["fees.summary", "processing_time"]
+    changed: list[str] = []  # the facts corrected
+    note: str = ""
+
+
 class _EntryBase(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     name: NonEmpty
@@ -94,6 +139,7 @@ class _EntryBase(_Strict):
     related: list[str] = []  # ids of related entries
     sources: list[Source] = Field(min_length=1)
     updated: dt.date
+    checks: list[Check] = []  # agency reviews, newest last
 
     @field_validator("aliases")
     @classmethod
@@ -111,6 +157,7 @@ class Procedure(_EntryBase):
     """An administrative procedure (thủ tục hành chính)."""
 
     kind: Literal["procedure"]
+    procedure_code: Annotated[str, Field(pattern=r"^$|^[0-9]\.[0-9]{6}$")] = ""  # mã thủ tục on dichvucong.gov.vn
     handled_by: NonEmpty
     online_level: OnlineLevel
     online: OnlineSubmission
@@ -132,6 +179,12 @@ class Procedure(_EntryBase):
         if isinstance(v, list):
             return [{"text": s} if isinstance(s, str) else s for s in v]
         return v
+
+    @field_validator("procedure_code", mode="before")
+    @classmethod
+    def _code_from_number(cls, v: object) -> object:
+        # YAML reads an unquoted 1.004222 as a number; codes always have six decimals
+        return f"{v:.6f}" if isinstance(v, float) else v
 
 
 class Faq(_EntryBase):
