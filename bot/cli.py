@@ -68,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(settings: Settings, quiet: bool = False) -> None:
     level = logging.WARNING if quiet and settings.log_level in ("INFO",) else getattr(logging, settings.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # No token, phone, CCCD, name or message text at any level (bot/log_redaction.py).
+    from bot.log_redaction import install
+
+    install(settings, level)
+    log.debug("logging at %s: tokens, phone and CCCD numbers, names and message texts are redacted",
+              settings.log_level)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -88,6 +88,9 @@ def load_api_keys(settings: Any) -> dict[str, AgencyKey]:
         if not sep:
             raise ConfigError("Configuration error: DOSSIER_API_KEYS: use agency:key,agency2:key2")
         _add(keys, key.strip(), "", api_key.strip(), "DOSSIER_API_KEYS")
+    from bot.log_redaction import add_secrets
+
+    add_secrets(a.api_key for a in keys.values())  # never in a log line
     return keys
 
 

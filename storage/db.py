@@ -21,7 +21,8 @@ def create_engine(database_url: str) -> AsyncEngine:
         # extra rollback on each return is skipped: it was one more hop to SQLite's thread per transaction.
         pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60, "pool_reset_on_return": None} \
             if url.database not in (None, "", ":memory:") else {}
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
+        # hide_parameters: SQL parameters (citizens' texts, phones) never appear in logs or exception messages.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **pool)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -33,7 +34,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
