@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from handlers.texts import common as T
 from handlers.types import Button, Reply
 from knowledge.schema import Document, Faq, Procedure
+from knowledge.validity import FeePhrases, fee_text, vietnam_today
 
 CARD_DOCS_SHOWN = 4
 
@@ -19,8 +22,22 @@ def document_line(d: Document) -> str:
     return f"• {d.name}{count}{suffix}"
 
 
+FEE_PHRASES = FeePhrases(until=T.FEE_UNTIL, extra=T.FEE_EXTRA, extra_until=T.FEE_EXTRA_UNTIL,
+                         change=T.FEE_CHANGE, none=T.FEE_NONE, province=T.FEE_PROVINCE)
+
+
+def fee_line(p: Procedure, today: dt.date | None = None) -> str:
+    """The fee in force today (Vietnam's date unless given) and what changes within 60 days."""
+    return fee_text(p, today or vietnam_today(), FEE_PHRASES)
+
+
+def official_url(p: Procedure) -> str:
+    """The procedure's page on the national portal when its code is known, else the online URL."""
+    return T.DVC_PROCEDURE_URL.format(code=p.procedure_code) if p.procedure_code else p.online.url
+
+
 def freshness(p: Procedure | Faq) -> str:
-    url = p.online.url if isinstance(p, Procedure) else "https://dichvucong.gov.vn"
+    url = official_url(p) if isinstance(p, Procedure) else "https://dichvucong.gov.vn"
     return T.CARD_FRESHNESS.format(date=p.updated.strftime("%d/%m/%Y"), url=url, search=p.name)
 
 
@@ -34,13 +51,13 @@ def detail_buttons(entry_id: str, online: bool = True) -> list[list[Button]]:
     return rows
 
 
-def procedure_card(p: Procedure) -> Reply:
+def procedure_card(p: Procedure, today: dt.date | None = None) -> Reply:
     """Name, who handles it, online or not, fee, time, the main documents, and freshness."""
     needed = [d for d in p.documents if not d.replaced_by_vneid]
     lines = [
         T.CARD_HANDLED_BY.format(value=p.handled_by),
         T.CARD_ONLINE.format(value=online_text(p)),
-        T.CARD_FEE.format(value=p.fees.summary),
+        T.CARD_FEE.format(value=fee_line(p, today)),
         T.CARD_TIME.format(value=p.processing_time),
         T.CARD_DOCS,
         *[document_line(d) for d in needed[:CARD_DOCS_SHOWN]],
@@ -66,7 +83,7 @@ def entry_card(entry: Procedure | Faq) -> Reply:
     return procedure_card(entry) if isinstance(entry, Procedure) else faq_card(entry)
 
 
-def detail(p: Procedure, part: str) -> Reply | None:
+def detail(p: Procedure, part: str, today: dt.date | None = None) -> Reply | None:
     """One detail section of a procedure: docs | steps | fees | where | more."""
     if part == "docs":
         lines = [T.DETAIL_DOCS.format(name=p.name)]
@@ -79,7 +96,7 @@ def detail(p: Procedure, part: str) -> Reply | None:
         lines = [T.DETAIL_STEPS.format(name=p.name)]
         lines.extend(f"{i}. {s.text}" for i, s in enumerate(p.steps, 1))
     elif part == "fees":
-        lines = [T.DETAIL_FEES.format(name=p.name), p.fees.summary]
+        lines = [T.DETAIL_FEES.format(name=p.name), fee_line(p, today)]
         lines.extend(f"• {d}" for d in p.fees.details)
         lines.append(T.LABEL_TIME.format(value=p.processing_time))
         lines.append(T.LABEL_RESULT.format(value=p.result))

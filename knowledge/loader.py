@@ -31,6 +31,7 @@ class Problem:
 class LoadResult:
     entries: list[Procedure | Faq] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # e.g. facts ending soon (kb check)
 
 
 def entry_files(kb_dir: Path) -> list[Path]:

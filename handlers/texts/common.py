@@ -103,3 +103,12 @@ UNKNOWN_BUTTON = "Dạ, lựa chọn này đã cũ hoặc không còn dùng đư
 ERROR = "Dạ, em gặp trục trặc khi xử lý tin nhắn này ạ. Anh/chị thử lại sau ít phút giúp em nhé."
 BUSY = "Dạ, em đang xử lý tin nhắn trước của anh/chị, anh/chị đợi một chút rồi gửi lại giúp em ạ."
 CHOICE_HINT = "Gõ {numbers} để chọn ạ."
+
+# --- Fees with validity dates (knowledge/validity.py, handlers/cards.py) ---------------------
+FEE_UNTIL = "{value}, áp dụng đến hết {date}"
+FEE_EXTRA = "• {value}"
+FEE_EXTRA_UNTIL = "• {value} (đến hết {date})"
+FEE_CHANGE = "• Từ {date}: {value}"
+FEE_NONE = "Dạ, mức thu hiện hành em chưa cập nhật được; anh/chị xem số tiền ở bước thanh toán trên Cổng giúp em ạ"
+FEE_PROVINCE = "{value} (mức của {province})"
+DVC_PROCEDURE_URL = "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc={code}"
