@@ -32,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
     check = kb_sub.add_parser("check", help="validate every knowledge file; non-zero exit on problems")
     check.add_argument("--kb", type=Path, default=None)
+    check.add_argument("--stale", type=int, metavar="DAYS", default=None,
+                       help="also list entries not checked for more than DAYS days")
+    check.add_argument("--today", type=_iso_date, default=None, help="check as of this date (YYYY-MM-DD)")
+    review = kb_sub.add_parser("review", help="one CSV row per fact, for an agency to check in a spreadsheet")
+    review.add_argument("--out", type=Path, default=None, help="CSV file to write (default: stdout)")
+    review.add_argument("--kb", type=Path, default=None)
+    imp_review = kb_sub.add_parser("import-review", help="apply an agency's checked review CSV to the knowledge files")
+    imp_review.add_argument("file", type=Path)
+    imp_review.add_argument("--kb", type=Path, default=None)
     dump = kb_sub.add_parser("dump", help="print every entry as one JSON array")
     dump.add_argument("--kb", type=Path, default=None)
     imp = kb_sub.add_parser("import", help="import a province's procedure list (CSV) as draft entries")
@@ -63,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version")
     return p
+
+
+def _iso_date(text: str):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
 
 
 def setup_logging(settings: Settings, quiet: bool = False) -> None:
@@ -185,7 +200,13 @@ async def _kb(args: argparse.Namespace, settings: Settings) -> int:
     if args.kb_command == "check":
         from knowledge.checks import check_command
 
-        return check_command(kb_dir, sys.stdout)
+        return check_command(kb_dir, sys.stdout, today=args.today, stale_days=args.stale)
+    if args.kb_command in ("review", "import-review"):
+        from knowledge.review import import_review_command, review_command
+
+        if args.kb_command == "review":
+            return review_command(kb_dir, args.out, sys.stdout)
+        return import_review_command(args.file, kb_dir, sys.stdout)
     if args.kb_command == "dump":
         from knowledge.loader import load_knowledge
 

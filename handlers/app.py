@@ -48,7 +48,7 @@ def build_router(feature_modules: list[str] | None = None) -> tuple[Router, list
 async def build_dispatcher(settings, *, kb: KnowledgeBase | None = None, store: Store | None = None,  # type: ignore[no-untyped-def]
                            clock: Clock = system_clock) -> Dispatcher:
     """Load the knowledge base, open the store, create tables, and wire the features."""
-    kb = kb or KnowledgeBase.from_dir(settings.knowledge_dir)
+    kb = kb or KnowledgeBase.from_dir(settings.knowledge_dir, province=settings.default_province)
     store = store or Store.from_url(settings.database_url, clock)
     await store.create_schema()
     services = Services(settings=settings, kb=kb, store=store)

@@ -27,14 +27,20 @@ class KnowledgeBase:
         self.matcher = Matcher.build(list(self.entries.values()), abbreviations)
 
     @classmethod
-    def from_dir(cls, kb_dir: Path) -> "KnowledgeBase":
+    def from_dir(cls, kb_dir: Path, province: str = "") -> "KnowledgeBase":
+        """Load the folder; with ``province`` (DEFAULT_PROVINCE), apply its override file if there is one."""
+        from knowledge.provinces import with_province
+
         result = load_knowledge(kb_dir)
         for p in result.problems:
             log.warning("knowledge problem: %s", p)
         if not result.entries:
             raise KnowledgeError(f"no valid knowledge entry in {kb_dir}")
+        entries, problems = with_province(result.entries, province)
+        for p in problems:
+            log.warning("province file problem (national figures used): %s", p)
         abbreviations = kb_dir / "abbreviations.yaml"
-        return cls(result.entries, result.problems, abbreviations if abbreviations.is_file() else None)
+        return cls(entries, result.problems + problems, abbreviations if abbreviations.is_file() else None)
 
     def get(self, entry_id: str) -> Procedure | Faq | None:
         return self.entries.get(entry_id)

@@ -55,7 +55,7 @@ def entry_problems(e: Procedure | Faq, file: str, today: dt.date) -> tuple[list[
 
 
 def last_checked(e: Procedure | Faq) -> dt.date:
-    return max([e.updated, *(c.on for c in e.checks)])
+    return max([e.updated, *(c.date for c in e.checks)])
 
 
 def check(kb_dir: Path, today: dt.date | None = None, provinces_dir: Path | None = None) -> LoadResult:

@@ -123,7 +123,7 @@ class EligibilityQuestion(_Strict):
 class Check(_Strict):
     """One agency review of an entry's facts (``kb import-review``)."""
 
-    on: dt.date
+    date: dt.date  # the day the facts were checked
     by: NonEmpty  # person and agency, as written in the review file
     fields: list[str] = []  # the facts checked, e.g. ["fees.summary", "processing_time"]
     changed: list[str] = []  # the facts corrected
