@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     o_retry = o_sub.add_parser("retry", help="send failed messages again (all, or the given ids)")
     o_retry.add_argument("ids", type=int, nargs="*", metavar="ID")
 
+    ev = sub.add_parser("eval", help="evaluate the assistant on whole conversations")
+    ev_sub = ev.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND", required=True)
+    ev_d = ev_sub.add_parser("dialogues", help="run YAML conversations (a file or a folder); print the pass rate")
+    ev_d.add_argument("path", type=Path, metavar="FILE")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version")
@@ -109,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     interactive_terminal = command == "chat" or (command == "run" and not _has_channel(settings))
-    setup_logging(settings, quiet=interactive_terminal or command in ("match", "kb"))
+    setup_logging(settings, quiet=interactive_terminal or command in ("match", "kb", "eval"))
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_dispatch(command, args, settings))
@@ -127,6 +132,17 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         return run_match(sys.stdin, sys.stdout, args.kb or settings.knowledge_dir)
     if command == "kb":
         return await _kb(args, settings)
+    if command == "eval":
+        from bot.dialogue_eval import DialogueFormatError, evaluate, print_report
+        from knowledge.base import KnowledgeBase
+
+        try:
+            report = await evaluate(args.path, settings, KnowledgeBase.from_dir(settings.knowledge_dir))
+        except (DialogueFormatError, OSError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print_report(report, sys.stdout)
+        return 0 if report.total and not report.failures else 1
     if command == "chat" or (command == "run" and not _has_channel(settings)):
         return await _chat(settings, getattr(args, "user", None))
     if command == "run" and settings.zalo_bot_token:

@@ -79,6 +79,23 @@ def faq_card(f: Faq) -> Reply:
     return Reply.make("\n".join(lines), buttons, title=f.question)
 
 
+# What a follow-up asks about -> the detail part that answers it.
+ASPECT_PART = {"fees": "fees", "time": "time", "where": "where", "documents": "docs", "steps": "steps",
+               "online": "online", "who": "who", "result": "result", "forms": "forms", "legal": "more"}
+_FORM_WORDS = ("tờ khai", "mẫu", "đơn ", "phiếu")
+
+
+def _is_form(d: Document) -> bool:
+    name = d.name.lower()
+    return any(w in name for w in _FORM_WORDS) or name.startswith("đơn")
+
+
+def aspect_reply(p: Procedure, aspect: str) -> Reply | None:
+    """The short answer to one aspect of a procedure, with the card's choices."""
+    part = ASPECT_PART.get(aspect)
+    return detail(p, part) if part else None
+
+
 def entry_card(entry: Procedure | Faq) -> Reply:
     return procedure_card(entry) if isinstance(entry, Procedure) else faq_card(entry)
 
@@ -109,6 +126,34 @@ def detail(p: Procedure, part: str, today: dt.date | None = None) -> Reply | Non
         ]
         if p.postal:
             lines.append(T.LABEL_POSTAL.format(value=p.postal))
+    elif part == "time":
+        lines = [T.DETAIL_TIME.format(name=p.name, value=p.processing_time), T.LABEL_RESULT.format(value=p.result)]
+        if p.postal:
+            lines.append(T.LABEL_POSTAL.format(value=p.postal))
+    elif part == "online":
+        lines = [
+            T.DETAIL_ONLINE.format(name=p.name, value=online_text(p)),
+            T.LABEL_ONLINE_WHERE.format(portal=p.online.portal, url=p.online.url, how=p.online.how_to_find),
+        ]
+        if p.online_level.value != "toàn trình":
+            lines.append(T.LABEL_IN_PERSON.format(value=p.in_person))
+    elif part == "who":
+        lines = [T.DETAIL_WHO.format(name=p.name), p.who]
+        asked = [q.question for q in p.eligibility][:3]
+        if asked:
+            lines.append(T.LABEL_CHECK)
+            lines.extend(f"• {q}" for q in asked)
+    elif part == "result":
+        lines = [T.DETAIL_RESULT.format(name=p.name), T.LABEL_RESULT.format(value=p.result),
+                 T.LABEL_TIME.format(value=p.processing_time)]
+        lines.append(T.LABEL_POSTAL.format(value=p.postal) if p.postal else T.LABEL_NO_POSTAL.format(value=p.in_person))
+    elif part == "forms":
+        forms = [d for d in p.documents if _is_form(d)]
+        lines = [T.DETAIL_FORMS.format(name=p.name)]
+        lines.extend(document_line(d) + (f"\n   {d.where}" if d.where else "") for d in forms)
+        if not forms:
+            lines.append(T.NO_FORMS)
+        lines.append(T.FORMS_ONLINE.format(portal=p.online.portal))
     elif part == "more":
         lines = [T.DETAIL_MORE.format(name=p.name), T.LABEL_MISTAKES]
         lines.extend(f"• {m}" for m in p.common_mistakes)

@@ -37,7 +37,7 @@ async def setup(services: Services) -> None:
     path = services.settings.agencies_file
     directory = AgencyDirectory.load(path) if path else None
     if directory is None:
-        log.warning("AGENCIES_FILE not set: complaints are stored but not routed to any agency")
+        log.info("AGENCIES_FILE not set: complaints are stored but not routed to any agency")
     services.extras["agencies"] = directory
     services.extras["complaint_ops"] = ComplaintOps(services)
     services.extras["agency_chats"] = directory.chats if directory else (lambda _key: [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers import cards
 from handlers.context import Context
+from handlers.focus import TOPIC_KEY, clear_focus, set_focus
 from handlers.router import Router
 from handlers.texts import common as T
 from handlers.types import Button, Reply
@@ -22,6 +23,7 @@ MENU_ITEMS = (
 )
 # Questions people ask most, offered when nothing matched.
 POPULAR = ("khai-sinh", "cap-can-cuoc", "dang-ky-tam-tru", "ly-lich-tu-phap", "doi-gplx")
+_ASPECT_OF_PART = {part: aspect for aspect, part in cards.ASPECT_PART.items()}
 
 
 def menu_buttons() -> list[list[Button]]:
@@ -43,6 +45,7 @@ async def menu_notes(ctx: Context) -> list[Reply]:
 @router.command("start")
 async def start(ctx: Context, _: str) -> list[Reply]:
     ctx.session.state = ""
+    clear_focus(ctx)
     return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME)), *await menu_notes(ctx)]
 
 
@@ -51,10 +54,12 @@ async def start(ctx: Context, _: str) -> list[Reply]:
 async def menu(ctx: Context, arg: str) -> list[Reply]:
     if arg == "ask":
         ctx.session.state = ""
+        clear_focus(ctx)
         return [Reply.make(T.ASK_PROMPT, [[Button(T.BTN_MENU, "menu")]])]
     if arg == "human":
         return await handoff(ctx, "menu")
     ctx.session.state = ""
+    clear_focus(ctx)
     return [menu_reply(), *await menu_notes(ctx)]
 
 
@@ -65,7 +70,7 @@ async def help_command(ctx: Context, _: str) -> list[Reply]:
 
 async def handoff(ctx: Context, reason: str) -> list[Reply]:
     """Point the citizen to a person and record the handoff with what was said so far."""
-    summary = ctx.session.data.get("last_topic", "")
+    summary = ctx.session.data.get(TOPIC_KEY, "")
     await ctx.store.add_handoff(ctx.session.user_id, reason, summary or "(chưa có chủ đề)")
     return [Reply.make(T.HUMAN, [[Button(T.BTN_MENU, "menu")]])]
 
@@ -86,37 +91,16 @@ async def on_help(ctx: Context, result: MatchResult) -> list[Reply]:
     return [menu_reply()]
 
 
-@router.intent("procedure")
-async def on_question(ctx: Context, result: MatchResult) -> list[Reply]:
-    guide = ctx.services.extras.get("guide") if result.wants_guide else None
-    if result.decision == "answer" and result.matches:
-        entry = ctx.kb.get(result.matches[0].id)
-        if entry is not None:
-            ctx.session.data["last_topic"] = entry.id
-            if guide is not None and isinstance(entry, Procedure):
-                return await guide(ctx, entry.id)
-            return [cards.entry_card(entry)]
-    if result.decision in ("answer", "ask") and result.matches:
-        return [did_you_mean(ctx, [m.id for m in result.matches], to_guide=guide is not None)]
-    return await on_unknown(ctx, result)
-
-
-def did_you_mean(ctx: Context, ids: list[str], to_guide: bool = False) -> Reply:
-    """Up to three candidates; when the citizen asked for a guide, procedures open the guide."""
-    def action(entry_id: str) -> str:
-        is_procedure = isinstance(ctx.kb.entries[entry_id], Procedure)
-        return f"guide:start:{entry_id}" if to_guide and is_procedure else f"kb:card:{entry_id}"
-
-    rows = [[Button(ctx.kb.entries[i].name[:60], action(i))] for i in ids[:3] if i in ctx.kb.entries]
-    rows.append([Button(T.NONE_OF_THESE, "kb:none")])
-    return Reply.make(T.DID_YOU_MEAN, rows)
+def unknown_replies(ctx: Context) -> list[Reply]:
+    """Nothing matched: say so, suggest the questions people ask most, and the way to a person."""
+    rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in POPULAR if i in ctx.kb.entries]
+    rows.append([Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")])
+    return [Reply.make(f"{T.NOT_FOUND}\n{T.NOT_FOUND_SUGGEST}", rows)]
 
 
 @router.intent("unknown")
 async def on_unknown(ctx: Context, result: MatchResult | None = None) -> list[Reply]:
-    rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in POPULAR if i in ctx.kb.entries]
-    rows.append([Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")])
-    return [Reply.make(f"{T.NOT_FOUND}\n{T.NOT_FOUND_SUGGEST}", rows)]
+    return unknown_replies(ctx)
 
 
 @router.action("kb")
@@ -127,7 +111,7 @@ async def on_kb_button(ctx: Context, arg: str) -> list[Reply]:
     entry = ctx.kb.get(entry_id)
     if entry is None:
         return [Reply.make(T.UNKNOWN_BUTTON, [[Button(T.BTN_MENU, "menu")]])]
-    ctx.session.data["last_topic"] = entry.id
+    set_focus(ctx, entry.id, "" if part == "card" else _ASPECT_OF_PART.get(part, ""))
     if part == "card" or not isinstance(entry, Procedure):
         return [cards.entry_card(entry)]
     reply = cards.detail(entry, part)

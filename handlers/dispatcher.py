@@ -14,16 +14,19 @@ import re
 import time
 import unicodedata
 
+from handlers import conversation
 from handlers.context import Context, Services
 from handlers.router import Router
 from handlers.texts import common as T
 from handlers.types import Button, Incoming, Outcome, Reply
+from knowledge import dialogue
 from knowledge.normalize import fold
 from storage.store import LockTimeout, SessionState, Turn, TurnRequest
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 2000  # characters of a message the core reads
+MAX_TEXT = 4000  # characters of a message the core reads whole
+KEEP_HEAD, KEEP_TAIL = 3000, 1000  # of a longer one: its start and its end (where questions often are)
 ORDER_WAIT = 5.0  # seconds to wait for an earlier message of the same user held by another worker
 LOCK_WAIT = 20.0  # seconds to wait for the conversation lock before answering "busy"
 GROUP_STATE = "@group"  # a state handler registered under this name sees group-chat texts first
@@ -132,8 +135,8 @@ class Dispatcher:
             if not text:
                 return [Reply.make(T.EMPTY)]
             if len(text) > MAX_TEXT:
-                prefix.append(Reply.make(T.TOO_LONG.format(n=len(text))))
-                text = text[:MAX_TEXT]
+                prefix.append(Reply.make(T.LONG_READ.format(n=len(text))))
+                text = text[:KEEP_HEAD] + "\n" + text[-KEEP_TAIL:]
             if not has_words(text):
                 return [Reply.make(T.EMOJI_ONLY)]
             chosen = self._choice_for(session, text)
@@ -162,20 +165,21 @@ class Dispatcher:
             replies = await group_handler(ctx)
             if replies is not None:
                 return replies
-        state_handler = self.router.find_state(ctx.session.state)
+        state = ctx.session.state
+        state_handler = self.router.find_state(state)
         if state_handler is not None:
             replies = await state_handler(ctx)
             if replies is not None:
                 return replies
         if inc.kind != "text":
             return [Reply.make(T.NO_TEXT)]
-        result = ctx.kb.matcher.match(inc.text)
-        best = result.matches[0] if result.matches else None
-        ctx.session.log_question(  # written with the session at the end of the turn
-            text=inc.text, normalized=result.normalized, intent=result.intent, decision=result.decision,
-            best_id=best.id if best else None, score=best.score if best else None)
-        handler = self.router.intents.get(result.intent) or self.router.intents["unknown"]
-        return await handler(ctx, result)
+        replies = await conversation.respond(ctx, self.router)
+        if state and ctx.session.state == state:  # a detour: the flow is kept, say how to go back
+            resume = self.router.find_resume(state)
+            note = await resume(ctx) if resume is not None else None
+            if note is not None:
+                replies.append(note)
+        return replies
 
     # --- numbered choices -----------------------------------------------------
 
@@ -201,6 +205,11 @@ class Dispatcher:
         for label, action in choices:
             if key and fold(label) == key:
                 return action
+        family = dialogue.families(text)  # "dạ vâng" -> the "Có" button, "ok" -> "Tiếp"
+        if family:
+            for label, action in choices:
+                if dialogue.families(label) & family:
+                    return action
         return None
 
     # --- flood control --------------------------------------------------------

@@ -16,7 +16,7 @@ from handlers.context import Context, Services
 from handlers.router import Router
 from handlers.texts import guide as T
 from handlers.types import Button, Reply
-from knowledge.normalize import fold
+from knowledge import dialogue
 from knowledge.schema import Faq, Procedure
 from storage.guides import GuideStore, Progress
 
@@ -27,13 +27,6 @@ router = Router()
 POPULAR_GUIDES = ("khai-sinh", "khai-sinh-lien-thong", "dang-ky-tam-tru", "dang-ky-thuong-tru", "ket-hon",
                   "xac-nhan-cu-tru")
 LABEL_MAX = 48
-NEXT_WORDS = {"tiep", "tiep tuc", "tiep theo", "lam tiep", "xong", "xong roi", "ok", "oke", "duoc roi", "roi", "next"}
-BACK_WORDS = {"lai", "quay lai", "buoc truoc", "tro lai", "back"}
-STUCK_WORDS = {"vuong", "bi vuong", "toi bi vuong", "khong duoc", "loi", "bi loi", "kho qua", "khong hieu"}
-STOP_WORDS = {"dung", "dung lai", "tam dung", "de sau", "stop"}
-YES_WORDS = {"co", "vang", "phai", "dung", "dung roi", "co a", "vang a", "u", "uh", "yes"}
-NO_WORDS = {"khong", "ko", "k", "chua", "khong phai", "no"}
-
 _cache: dict[tuple[str, int], flow.Guide] = {}
 
 
@@ -374,7 +367,6 @@ async def on_text(ctx: Context) -> list[Reply] | None:
     if ctx.incoming.kind != "text":
         return None
     kind, _, entry_id = ctx.session.state.partition(":")[2].partition(":")
-    words = fold(ctx.text)
     if kind == "pick":
         return _pick(ctx, ctx.text)
     p = ctx.kb.procedure(entry_id)
@@ -392,21 +384,49 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return await handoff(ctx, guide, prog, f"{problem} — {described}" if problem else described)
     screen = guide.screens[guide.clamp(prog.pos)]
     pos = str(guide.clamp(prog.pos))
+    fam = dialogue.families(ctx.text)
     if screen.kind == "question":
-        if words in YES_WORDS | NO_WORDS:
-            answer = "y" if words in YES_WORDS else "n"
+        if "yes" in fam or "no" in fam:
+            answer = "y" if "yes" in fam else "n"  # "dung" (đúng or dừng) without marks: yes on a question
             return await _do(ctx, "elig", [str(screen.question), answer], guide, prog)
-        if words in NEXT_WORDS:  # a yes/no question needs an answer first
+        if "not_sure" in fam:
+            return [_not_sure(guide, prog)]
+        if "next" in fam:  # a yes/no question needs an answer first
             return [render(guide, prog)]
-    if words in NEXT_WORDS:
+    if "next" in fam:
         return await _do(ctx, "finish" if prog.pos >= guide.last else "next", [pos], guide, prog)
-    if words in BACK_WORDS:
+    if "back" in fam:
         return await _do(ctx, "back", [pos], guide, prog)
-    if words in STUCK_WORDS:
+    if fam & {"stuck", "not_sure"}:
         return await _do(ctx, "stuck", [], guide, prog)
-    if words in STOP_WORDS:
+    if fam & {"later", "cancel"}:
         return await _do(ctx, "stop", [], guide, prog)
-    return None  # a question: let the normal matching answer it
+    if fam & {"yes", "ack"}:
+        return [render(guide, prog)]  # "dạ", "vâng" on a step: show it again with its choices
+    return None  # a question: the normal matching answers it, and the way back is added (see resume)
+
+
+def _not_sure(guide: flow.Guide, prog: Progress) -> Reply:
+    """ "không biết" on a yes/no question: where to find out, and a person if that does not help."""
+    screen = render(guide, prog)
+    rows = [list(r) for r in screen.buttons]
+    rows.insert(1, [Button(T.BTN_HANDOFF, f"guide:handoff:{guide.procedure.id}")])
+    return Reply.make(T.NOT_SURE_QUESTION + "\n\n" + screen.text, rows, title=screen.title)
+
+
+@router.resume("guide")
+async def way_back(ctx: Context) -> Reply | None:
+    """Under an answer to a question typed mid-guide: where the citizen is, and how to go on."""
+    kind, _, entry_id = ctx.session.state.partition(":")[2].partition(":")
+    p = ctx.kb.procedure(entry_id)
+    if kind != "run" or p is None:
+        return None
+    prog = await gstore(ctx).get(ctx.session.user_id, entry_id)
+    if prog is None or prog.status != "active":
+        return None
+    where = guide_of(p).where(prog.pos)
+    return Reply.make(T.DETOUR.format(where=where, name=p.name),
+                      [[Button(T.BTN_NEXT, f"guide:show:{entry_id}"), Button(T.BTN_STOP, f"guide:stop:{entry_id}")]])
 
 
 def _pick(ctx: Context, text: str) -> list[Reply] | None:

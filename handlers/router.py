@@ -5,6 +5,8 @@
   the handler returns ``None`` to let the message fall through to normal matching.
 - ``command(name)``: ``/name`` commands.
 - ``intent(name)``: free text the matcher classified as ``name``.
+- ``resume(prefix)``: the way back into a flow (state ``prefix``), added under an answer to a
+  question typed in the middle of it ("Anh/chị đang ở bước 3/9 … Gõ Tiếp để làm tiếp").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 ActionHandler = Callable[["Context", str], Awaitable[list[Reply]]]
 StateHandler = Callable[["Context"], Awaitable[list[Reply] | None]]
 IntentHandler = Callable[["Context", "MatchResult"], Awaitable[list[Reply]]]
+ResumeHandler = Callable[["Context"], Awaitable[Reply | None]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -32,6 +35,7 @@ class Router:
         self.states: dict[str, StateHandler] = {}
         self.commands: dict[str, ActionHandler] = {}
         self.intents: dict[str, IntentHandler] = {}
+        self.resumes: dict[str, ResumeHandler] = {}
 
     def _register(self, table: dict[str, Any], key: str) -> Callable[[F], F]:
         def deco(fn: F) -> F:
@@ -53,9 +57,13 @@ class Router:
     def intent(self, name: str) -> Callable[[F], F]:
         return self._register(self.intents, name)
 
+    def resume(self, prefix: str) -> Callable[[F], F]:
+        return self._register(self.resumes, prefix)
+
     def include(self, other: "Router") -> None:
         for mine, theirs in ((self.actions, other.actions), (self.states, other.states),
-                             (self.commands, other.commands), (self.intents, other.intents)):
+                             (self.commands, other.commands), (self.intents, other.intents),
+                             (self.resumes, other.resumes)):
             for key, fn in theirs.items():
                 if key in mine:
                     raise ValueError(f"handler for {key!r} registered twice")
@@ -67,3 +75,6 @@ class Router:
 
     def find_state(self, state: str) -> StateHandler | None:
         return self.states.get(state.partition(":")[0]) if state else None
+
+    def find_resume(self, state: str) -> ResumeHandler | None:
+        return self.resumes.get(state.partition(":")[0]) if state else None

@@ -104,6 +104,58 @@ ERROR = "Dạ, em gặp trục trặc khi xử lý tin nhắn này ạ. Anh/ch�
 BUSY = "Dạ, em đang xử lý tin nhắn trước của anh/chị, anh/chị đợi một chút rồi gửi lại giúp em ạ."
 CHOICE_HINT = "Gõ {numbers} để chọn ạ."
 
+# --- Conversation: follow-ups, everyday words, detours (handlers/conversation.py) ---------------
+DETAIL_TIME = "⏱ Thời hạn giải quyết — \"{name}\":\n{value}"
+DETAIL_ONLINE = "💻 Nộp trực tuyến — \"{name}\": {value}"
+DETAIL_WHO = "👤 Ai được nộp, điều kiện — \"{name}\":"
+DETAIL_RESULT = "📬 Nhận kết quả — \"{name}\":"
+DETAIL_FORMS = "📝 Mẫu đơn, tờ khai — \"{name}\":"
+LABEL_CHECK = "Khi hướng dẫn nộp, em sẽ hỏi anh/chị:"
+LABEL_NO_POSTAL = "Nhận trực tiếp tại: {value}"
+NO_FORMS = "• Thủ tục này không có mẫu đơn riêng phải tải về ạ."
+FORMS_ONLINE = "Nộp trực tuyến thì tờ khai điền ngay trên {portal}, không cần in ạ."
+# Names of the aspects, for "anh/chị muốn hỏi {aspect} của thủ tục nào ạ?"
+ASPECT_NAMES = {
+    "fees": "lệ phí", "time": "thời hạn giải quyết", "where": "nơi nộp hồ sơ", "documents": "giấy tờ cần chuẩn bị",
+    "steps": "các bước làm", "online": "cách nộp trực tuyến", "who": "người được nộp và điều kiện",
+    "result": "cách nhận kết quả", "forms": "mẫu đơn, tờ khai", "legal": "căn cứ pháp lý",
+}
+ASPECT_WHICH = (
+    "Dạ, anh/chị muốn hỏi {aspect} của thủ tục nào ạ?\n"
+    "Anh/chị gõ tên thủ tục, ví dụ \"khai sinh\", \"hộ chiếu\", hoặc chọn bên dưới."
+)
+ACK = "Dạ vâng ạ. Anh/chị cần hỏi gì thêm cứ nhắn em nhé."
+LATER = "Dạ vâng ạ. Khi nào cần, anh/chị cứ nhắn em nhé."
+NOT_SURE = (
+    "Dạ, không sao ạ. Anh/chị kể ngắn gọn việc đang cần làm, ví dụ \"làm giấy khai sinh cho cháu\", "
+    "em tìm giúp nhé. Hoặc anh/chị chọn \"Gặp người hỗ trợ\"."
+)
+STUCK_FREE = (
+    "Dạ, anh/chị đang vướng ở việc gì ạ? Anh/chị gõ ngắn gọn việc đang làm, "
+    "ví dụ \"không đăng nhập được VNeID\", hoặc chọn \"Gặp người hỗ trợ\"."
+)
+WRONG_ALTS = "Dạ, em xin lỗi vì trả lời chưa đúng ý anh/chị ạ. Có phải anh/chị hỏi một trong các mục này không ạ?"
+WRONG_ASK = (
+    "Dạ, em xin lỗi vì trả lời chưa đúng ý anh/chị ạ.\n"
+    "Anh/chị nói rõ hơn giúp em việc cần làm nhé, ví dụ \"đổi bằng lái ô tô sắp hết hạn\"."
+)
+OUT_OF_SCOPE = (
+    "Dạ, em chưa có thông tin về việc này ạ. Em chỉ giúp về thủ tục hành chính và dịch vụ công.\n"
+    "Việc này anh/chị hỏi trực tiếp nơi cung cấp dịch vụ đó, hoặc Bộ phận Một cửa của UBND xã/phường "
+    "nếu cần giấy tờ của Nhà nước ạ."
+)
+ALSO_ASKED = "Anh/chị còn hỏi về \"{name}\": chọn bên dưới để em trả lời tiếp ạ."
+BTN_ALSO = "Tiếp: {name}"
+LONG_READ = (
+    "Dạ, tin nhắn dài ({n} ký tự) nên em đọc phần đầu và phần cuối, bỏ qua khoảng giữa ạ. "
+    "Nếu em trả lời chưa đúng, anh/chị gõ riêng câu hỏi giúp em nhé."
+)
+GUIDE_WHICH = (
+    "Dạ, anh/chị muốn em hướng dẫn nộp trực tuyến thủ tục nào ạ?\n"
+    "Anh/chị gõ tên thủ tục, ví dụ \"khai sinh\", hoặc chọn bên dưới."
+)
+STATUS_FOR = "Dạ, để xem hồ sơ \"{name}\" của anh/chị đang ở bước nào, em cần mã hồ sơ ạ."
+
 # --- Fees with validity dates (knowledge/validity.py, handlers/cards.py) ---------------------
 FEE_UNTIL = "{value}, áp dụng đến hết {date}"
 FEE_EXTRA = "• {value}"

@@ -314,3 +314,13 @@ STATS_DETAIL = {
     "": "chưa ghi kết quả {n}",
 }
 STATS_WEEK = "Tuần {week} ({start}–{end})"
+
+# --- detours and everyday words (handlers/guide.py: way_back, _not_sure) -----------------------
+DETOUR = (
+    "↩️ Hướng dẫn nộp \"{name}\" vẫn được giữ: anh/chị đang ở {where}.\n"
+    "Gõ \"Tiếp\" để làm tiếp ạ."
+)
+NOT_SURE_QUESTION = (
+    "Dạ, không sao ạ. Anh/chị xem lại giấy tờ đang có, hoặc hỏi cán bộ Bộ phận Một cửa xã/phường; "
+    "chưa chắc thì chọn \"Nhờ người hỗ trợ\" ạ."
+)
