@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from handlers.types import Button, Reply
@@ -73,11 +74,61 @@ async def deliver_once(store: Store, senders: dict[str, Sender], limit: int = 20
             give_up = item.attempts + 1 >= MAX_ATTEMPTS
             log.warning("outbox %s to %s failed (%s), attempt %s", item.id, item.channel,
                         type(exc).__name__, item.attempts + 1)
-            await store.mark_retry(item.id, f"{type(exc).__name__}: {exc}", backoff(item.attempts), give_up)
+            await _failed(store, item.id, item.attempts, exc, give_up)
             continue
         await _ack(store, item.id, message_id)
         sent += 1
     return sent
+
+
+def in_doubt(exc: BaseException) -> bool:
+    """A timeout waiting for the platform's answer: the message may have been accepted."""
+    return bool(getattr(exc, "in_doubt", False)) or type(exc).__name__ in ("TimedOut", "ReadTimeout",
+                                                                             "TimeoutError")
+
+
+async def _failed(store: Store, item_id: int, attempts: int, exc: BaseException, give_up: bool = False) -> None:
+    """Record a failed attempt: a plain retry, or, after a timeout, a retry "in doubt" (resent with the note)."""
+    error = f"{type(exc).__name__}: {exc}"
+    if in_doubt(exc) and not give_up:
+        await store.mark_in_doubt(item_id, error, backoff(attempts))
+    else:
+        await store.mark_retry(item_id, error, backoff(attempts), give_up)
+
+
+async def send_held(store: Store, dedup_key: str, send: Callable[[], Awaitable[str]], again: bool = False) -> bool:
+    """Send a held outbox message directly (a reply carrying a tracking code); True if sent now.
+
+    The row is claimed first (``Store.claim_direct``), so the outbox worker cannot send it at the same
+    time; if the outbox already has it, nothing is sent here (with ``again``: sent anyway, as an
+    ordinary reply). On success the row is marked sent; on failure it goes back to the outbox, which
+    retries it with the same guarantees as agency cards.
+    """
+    try:
+        item_id = await store.claim_direct(dedup_key)
+    except Exception as exc:  # noqa: BLE001 - the outbox delivers it when the hold ends
+        log.warning("could not claim a held reply (%s); the outbox will deliver it", type(exc).__name__)
+        item_id = None
+    if item_id is None:
+        if again:
+            try:
+                await send()
+                return True
+            except Exception as exc:  # noqa: BLE001
+                log.warning("repeated reply not sent (%s)", type(exc).__name__)
+        return False
+    try:
+        message_id = await send()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("held reply %s not sent directly (%s); the outbox will deliver it", item_id,
+                    type(exc).__name__)
+        try:
+            await _failed(store, item_id, 0, exc)
+        except Exception:  # noqa: BLE001 - the claim expires and the outbox takes it (in doubt, noted)
+            log.warning("could not hand held reply %s back to the outbox", item_id)
+        return False
+    await _ack(store, item_id, message_id)
+    return True
 
 
 _NO_CONFIRM = object()  # the sender cannot tell: send again, saying so

@@ -14,10 +14,11 @@ from typing import Any
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message,
                       MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.config import Settings
+from bot.outbox_worker import send_held
 from bot.render import split_text
 from bot.telegram_request import AiohttpRequest
 from handlers.dispatcher import Dispatcher
@@ -126,19 +127,31 @@ def to_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
                                  for row in reply.buttons])
 
 
-async def send_reply(bot: Any, chat_id: str | int, reply: Reply) -> Message:
-    """Send one reply (possibly several messages); buttons go on the last one."""
+async def send_reply(bot: Any, chat_id: str | int, reply: Reply, transient: bool = False) -> Message:
+    """Send one reply (possibly several messages); buttons go on the last one.
+
+    ``transient``: also retry 5xx answers and network failures (a direct reply to the citizen);
+    the outbox, which has its own retries, leaves it off.
+    """
     chunks = to_html(reply)
     last: Message | None = None
     for i, chunk in enumerate(chunks):
         markup = to_keyboard(reply) if i == len(chunks) - 1 else None
         last = await _with_retry(lambda: bot.send_message(chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML,
-                                                          reply_markup=markup, link_preview_options=NO_PREVIEW))
+                                                          reply_markup=markup, link_preview_options=NO_PREVIEW),
+                                 transient=transient)
     assert last is not None
     return last
 
 
-async def _with_retry(call: Any, attempts: int = 3) -> Any:
+REPLY_RETRY_DELAYS = (0.5, 1.0, 2.0)  # direct replies: 4 attempts within about 3.5 s (plus retry_after waits)
+
+
+async def _with_retry(call: Any, attempts: int = 3, transient: bool = False) -> Any:
+    """Retry on ``RetryAfter`` (waiting as told, at most 30 s); with ``transient``, also on 5xx answers and
+    network failures, a bounded number of times. A timeout is never retried here: the platform may have
+    accepted the message (the outbox handles that case, "in doubt")."""
+    attempts = max(attempts, len(REPLY_RETRY_DELAYS) + 1) if transient else attempts
     for attempt in range(attempts):
         try:
             return await call()
@@ -147,6 +160,12 @@ async def _with_retry(call: Any, attempts: int = 3) -> Any:
                 raise
             delay = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
             await asyncio.sleep(min(float(delay), 30.0))
+        except TimedOut:
+            raise
+        except NetworkError:
+            if not transient or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(REPLY_RETRY_DELAYS[min(attempt, len(REPLY_RETRY_DELAYS) - 1)])
     raise AssertionError("unreachable")
 
 
@@ -214,15 +233,27 @@ async def handle_incoming(dispatcher: Dispatcher, bot: Any, incoming: Incoming) 
         _in_flight -= 1
         if typing is not None:
             typing.cancel()
+    failed = False
     for reply in outcome.replies:
+        if reply.durable:  # e.g. a tracking code: its held outbox copy is delivered if this fails
+            await send_held(dispatcher.services.store, reply.durable,
+                            lambda r=reply: _message_id(send_reply(bot, incoming.chat_id, r, transient=True)),
+                            again=reply.durable_again)
+            continue
+        if failed:
+            continue
         try:
-            await send_reply(bot, incoming.chat_id, reply)
+            await send_reply(bot, incoming.chat_id, reply, transient=True)
         except TelegramError as exc:
             log.warning("send to telegram chat failed: %s", type(exc).__name__)
-            break
+            failed = True  # the rest of this turn's ordinary replies would arrive out of context
     after = dispatcher.services.extras.get("after_update")
     if after is not None:  # observers (tests, metrics) learn that the update is fully handled
         after(CHANNEL, incoming.update_key)
+
+
+async def _message_id(sending: Any) -> str:
+    return str((await sending).message_id)
 
 
 def _show_typing(bot: Any, chat_id: str) -> None:

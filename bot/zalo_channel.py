@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
+from bot.outbox_worker import send_held
 from bot.render import render_all, render_plain, split_text
 from bot.task_pool import TaskPool
 from bot.zalo_client import ZaloClient, ZaloError
@@ -208,12 +209,20 @@ async def handle_incoming(dispatcher: Dispatcher, client: ZaloClient, incoming: 
         except ZaloError:
             log.debug("typing indicator failed", exc_info=True)
     outcome = await dispatcher.handle(incoming)
-    for parts in turn_messages(outcome.replies):
+    failed = False
+    for reply, parts in zip(outcome.replies, turn_messages(outcome.replies)):
+        if reply.durable:  # e.g. a tracking code: its held outbox copy is delivered if this fails
+            await send_held(dispatcher.services.store, reply.durable,
+                            lambda p=parts: _send_parts(client, incoming.chat_id, p),
+                            again=reply.durable_again)
+            continue
+        if failed:
+            continue
         try:
             await _send_parts(client, incoming.chat_id, parts)
         except ZaloError as exc:
             log.warning("send to zalo chat failed: error %s", exc.error_code)
-            break
+            failed = True
     after = dispatcher.services.extras.get("after_update")
     if after is not None:  # observers (tests, metrics) learn that the update is fully handled
         after(CHANNEL, incoming.update_key)

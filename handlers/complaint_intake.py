@@ -8,14 +8,17 @@ procedure or dossier code → commune → description → photo → contact (→
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import replace
 
-from handlers.complaint_ops import DESCRIPTION_MAX, ComplaintOps, clean_text, fmt_time
+from handlers.complaint_ops import DESCRIPTION_MAX, ComplaintOps, clean_text
 from handlers.context import Context
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
 from knowledge.communes import Commune, get_commune, match_commune
 from knowledge.intent import find_dossier_code
 from knowledge.normalize import fold
+from storage.complaints import submitted_key
 
 DRAFT = "pakn"
 STEPS = ("topic", "detail", "commune", "description", "photo", "contact", "summary")
@@ -242,6 +245,7 @@ def summary(ctx: Context) -> list[Reply]:
     if d is None or not d.get("description"):
         return expired()
     d["editing"] = True
+    d.setdefault("key", secrets.token_hex(8))  # idempotency key of this draft's filing (see on_send)
     topic = T.TOPIC_SHORT.get(d.get("topic", "other"), "")
     proc = ctx.kb.procedure(d.get("procedure_id", "")) if d.get("procedure_id") else None
     if proc is not None:
@@ -285,16 +289,22 @@ async def on_send(ctx: Context) -> list[Reply]:
     if await o.filed_today(ctx.session.user_id) >= limit:
         ctx.session.state = ""
         return [Reply.make(T.LIMIT_REACHED.format(n=limit), [[Button(T.BTN_MENU, "menu")]])]
-    c = await o.submit(user_id=ctx.session.user_id, channel=ctx.incoming.channel, chat_id=ctx.incoming.chat_id,
-                       draft=d)
+    # The draft's key makes filing idempotent: if the process died after the complaint was stored but
+    # before this session was saved, pressing "Gửi" again finds that complaint instead of filing twice.
+    d.setdefault("key", secrets.token_hex(8))
+    channel, chat_id = ctx.incoming.channel, ctx.incoming.chat_id
+    durable = channel in ctx.services.extras.get("senders", {})  # the outbox can deliver on this channel
+    c, filed = await o.submit_once(user_id=ctx.session.user_id, channel=channel, chat_id=chat_id, draft=d,
+                                   durable_reply=durable)
     ctx.session.data.pop(DRAFT, None)
     ctx.session.state = ""
-    if not c.agency_key:
-        text = T.SUBMITTED_UNROUTED.format(code=c.code)
-    else:
-        text = T.SUBMITTED.format(agency=o.agency_name(c.agency_key), code=c.code, due=fmt_time(c.due_at),
-                                  days=ctx.settings.complaint_due_working_days)
-    return [Reply.make(text, [[Button(T.BTN_LOOKUP, "complaint:lookup"), Button(T.BTN_MENU, "menu")]])]
+    buttons = [[Button(T.BTN_LOOKUP, "complaint:lookup"), Button(T.BTN_MENU, "menu")]]
+    if not filed:  # answered whatever the held copy's state; sending it marks the held copy done
+        reply = Reply.make(T.ALREADY_SUBMITTED.format(code=c.code), buttons)
+        return [replace(reply, durable=submitted_key(c.id, c.channel, c.chat_id), durable_again=True)
+                if durable else reply]
+    reply = Reply.make(o.submitted_text(c), buttons)
+    return [replace(reply, durable=submitted_key(c.id, channel, chat_id)) if durable else reply]
 
 
 def expired() -> list[Reply]:

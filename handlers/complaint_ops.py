@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from handlers.texts import complaint as T
 from storage.complaint_models import OPEN_STATUSES, Complaint, ComplaintEvent
-from storage.complaints import CARD_KEY, VN_TZ, ComplaintRepo, Message
+from storage.complaints import CARD_KEY, VN_TZ, ComplaintRepo, Message, submitted_key
 
 if TYPE_CHECKING:
     from bot.agencies import AgencyDirectory
@@ -27,6 +27,7 @@ DESCRIPTION_MAX = 1500
 ANSWER_MAX = 2500
 REASON_MAX = 500
 MAX_REOPEN = 3
+REPLY_HOLD = 20.0  # seconds the outbox waits before delivering a tracking code the channel did not send
 TRANSFER_WORKING_DAYS = 5  # feedback outside one's authority is forwarded within 5 working days
 OFFICE_CLOSES = dt.time(17, 0)
 _BLANKS = re.compile(r"\n{3,}")
@@ -174,8 +175,26 @@ class ComplaintOps:
     async def filed_today(self, user_id: int) -> int:
         return await self.repo.count_since(user_id, local_day_start(self.services.now()))
 
+    def submitted_text(self, c: Complaint) -> str:
+        """The reply that gives the citizen the tracking code."""
+        if not c.agency_key:
+            return T.SUBMITTED_UNROUTED.format(code=c.code)
+        return T.SUBMITTED.format(agency=self.agency_name(c.agency_key), code=c.code, due=fmt_time(c.due_at),
+                                  days=self.services.settings.complaint_due_working_days)
+
     async def submit(self, *, user_id: int, channel: str, chat_id: str, draft: dict[str, Any]) -> Complaint:
         """Route and store a complaint with its agency cards (one transaction)."""
+        c, _ = await self.submit_once(user_id=user_id, channel=channel, chat_id=chat_id, draft=draft)
+        return c
+
+    async def submit_once(self, *, user_id: int, channel: str, chat_id: str, draft: dict[str, Any],
+                          durable_reply: bool = False) -> tuple[Complaint, bool]:
+        """``submit``, idempotent on the draft's ``key``: (the complaint, True if filed now).
+
+        With ``durable_reply``, the citizen's tracking-code message is queued too, in the same
+        transaction, held for ``REPLY_HOLD`` seconds: the channel sends it directly at once and marks
+        it sent; if that fails or the process dies, the outbox delivers it after the hold.
+        """
         topic = draft.get("topic", "other")
         procedure_id = draft.get("procedure_id", "")
         proc = self.services.kb.procedure(procedure_id) if procedure_id else None
@@ -194,15 +213,24 @@ class ComplaintOps:
             place=draft.get("place", ""), description=clean_text(draft.get("description", ""), DESCRIPTION_MAX),
             photo_ref=draft.get("photo", "")[:256], contact_ok=contact_ok,
             phone=draft.get("phone", "") if contact_ok else "", agency_key=agency_key, route_rule=rule[:160],
-            due_at=self.due(now))
+            due_at=self.due(now), idem_key=f"{user_id}:{draft['key']}"[:48] if draft.get("key") else None)
         transfer_by = due_after(now, TRANSFER_WORKING_DAYS, self.holidays)
 
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
-            return self.cards(c, T.CARD_NEW, [T.CARD_TRANSFER_BY.format(value=fmt_date(transfer_by))])
+            messages = self.cards(c, T.CARD_NEW, [T.CARD_TRANSFER_BY.format(value=fmt_date(transfer_by))])
+            if durable_reply:
+                messages.append(Message(c.channel, c.chat_id, self.submitted_text(c), "submitted",
+                                        [[{"label": T.BTN_LOOKUP, "action": "complaint:lookup"},
+                                          {"label": T.BTN_MENU, "action": "menu"}]],
+                                        hold=REPLY_HOLD, dedup=submitted_key(c.id, c.channel, c.chat_id)))
+            return messages
 
-        c = await self.repo.create(values, rule, render)
-        log.info("complaint %s filed, routed to %s by %s", c.id, agency_key or "-", rule)
-        return c
+        c, filed = await self.repo.create_once(values, rule, render)
+        if filed:
+            log.info("complaint %s filed, routed to %s by %s", c.id, agency_key or "-", rule)
+        else:
+            log.info("complaint %s: the same draft sent again; not filed twice", c.id)
+        return c, filed
 
     async def reopen(self, cid: int, user_id: int, reason: str) -> Complaint | str:
         reason = clean_text(reason, REASON_MAX)

@@ -27,6 +27,11 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     title: str = ""  # shown bold where the channel can
+    # The outbox dedup key of a held copy of this reply, queued in the same transaction as what it
+    # reports (a complaint's tracking code): the channel sends it directly and marks that row sent;
+    # if the direct send fails or the process dies, the outbox delivers the copy. "" = ordinary reply.
+    durable: str = ""
+    durable_again: bool = False  # send it even if the outbox already delivered the held copy (a repeated request)
 
     @classmethod
     def make(cls, text: str, buttons: list[list[Button]] | None = None, title: str = "") -> "Reply":

@@ -45,6 +45,9 @@ class Complaint(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)  # compare-and-set guard for concurrent staff
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # "<user id>:<draft key>": the draft that was filed. A second "Gửi" of the same draft (after a crash
+    # between filing and saving the session) finds this complaint instead of filing it again.
+    idem_key: Mapped[str | None] = mapped_column(String(48), unique=True, nullable=True)
 
 
 class ComplaintEvent(Base):

@@ -34,6 +34,13 @@ class Message:
     text: str
     key: str
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
+    hold: float = 0.0  # seconds before the outbox may send it (the channel sends it directly first)
+    dedup: str = ""  # a dedup key of its own, instead of the per-event one
+
+
+def submitted_key(complaint_id: int, channel: str, chat_id: str) -> str:
+    """The outbox dedup key of the citizen's tracking-code message for a complaint."""
+    return f"pakn:{complaint_id}:submitted:{channel}:{chat_id}"
 
 
 Render = Callable[[Complaint, ComplaintEvent], Sequence[Message]]
@@ -61,23 +68,48 @@ class ComplaintRepo:
 
     def _enqueue(self, db: AsyncSession, c: Complaint, ev: ComplaintEvent, messages: Sequence[Message]) -> None:
         for m in messages:
-            self.store.enqueue(db, dedup_key=f"pakn:{c.id}:{ev.id}:{m.key}:{m.channel}:{m.chat_id}",
-                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons)
+            self.store.enqueue(db, dedup_key=m.dedup or f"pakn:{c.id}:{ev.id}:{m.key}:{m.channel}:{m.chat_id}",
+                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons, hold=m.hold)
 
     async def create(self, values: dict[str, Any], rule: str, render: Render) -> Complaint:
         """Store a new complaint, its 'created' event and its messages; returns it with its code."""
-        now = self.store.now()
-        async with self.store.sessions.begin() as db:
-            c = Complaint(**values, status="new", created_at=now, updated_at=now, version=0)
-            db.add(c)
-            await db.flush()
-            c.code = code_for(c.id, now)
-            ev = ComplaintEvent(complaint_id=c.id, kind="created", actor="citizen", agency_key=c.agency_key,
-                                note=rule, created_at=now)
-            db.add(ev)
-            await db.flush()
-            self._enqueue(db, c, ev, render(c, ev))
+        c, _ = await self.create_once(values, rule, render)
         return c
+
+    async def create_once(self, values: dict[str, Any], rule: str, render: Render) -> tuple[Complaint, bool]:
+        """``create``, idempotent on ``values["idem_key"]``: (the complaint, True if filed now).
+
+        With an idempotency key already used, nothing is written and the complaint filed then is
+        returned with False (a second "Gửi" of the same draft, e.g. after a crash before the session
+        was saved). The unique index settles two filings racing with the same key.
+        """
+        key = values.get("idem_key")
+        for _ in range(2):
+            if key:
+                existing = await self.by_idem_key(key)
+                if existing is not None:
+                    return existing, False
+            now = self.store.now()
+            try:
+                async with self.store.sessions.begin() as db:
+                    c = Complaint(**values, status="new", created_at=now, updated_at=now, version=0)
+                    db.add(c)
+                    await db.flush()
+                    c.code = code_for(c.id, now)
+                    ev = ComplaintEvent(complaint_id=c.id, kind="created", actor="citizen",
+                                        agency_key=c.agency_key, note=rule, created_at=now)
+                    db.add(ev)
+                    await db.flush()
+                    self._enqueue(db, c, ev, render(c, ev))
+                return c, True
+            except IntegrityError:
+                if not key:
+                    raise
+        raise RuntimeError("complaint idempotency key conflict not resolved")
+
+    async def by_idem_key(self, key: str) -> Complaint | None:
+        async with self.store.sessions() as db:
+            return (await db.execute(select(Complaint).where(Complaint.idem_key == key))).scalar_one_or_none()
 
     async def change(self, complaint_id: int, *, expect: Sequence[str] | None, values: dict[str, Any],
                      kind: str, actor: str, note: str = "", render: Render | None = None,

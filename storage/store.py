@@ -282,11 +282,35 @@ class Store:
     # --- outbox -------------------------------------------------------------
 
     def enqueue(self, db: AsyncSession, *, dedup_key: str, channel: str, chat_id: str,
-                text: str, buttons: list[list[dict[str, str]]] | None = None) -> None:
-        """Add a message to the outbox inside the caller's transaction (ignored if already queued)."""
+                text: str, buttons: list[list[dict[str, str]]] | None = None, hold: float = 0.0) -> None:
+        """Add a message to the outbox inside the caller's transaction (ignored if already queued).
+
+        ``hold``: seconds before the outbox worker may send it; meanwhile the channel that answers
+        the citizen sends it directly (``claim_direct``), and the outbox only delivers it if that
+        did not happen (the process died, the platform failed).
+        """
+        now = self.now()
         db.add(Outbox(dedup_key=dedup_key[:160], channel=channel, chat_id=chat_id,
                       payload={"text": text, "buttons": buttons or []}, status="pending",
-                      next_attempt_at=self.now(), created_at=self.now()))
+                      next_attempt_at=now + dt.timedelta(seconds=hold), created_at=now))
+
+    async def claim_direct(self, dedup_key: str, lease: float = 60.0) -> int | None:
+        """Claim a held outbox message for sending it directly now (status ``sending``, committed).
+
+        Returns its id, or None if the outbox already took it (sent, or in flight elsewhere): then
+        the direct send must not happen. Afterwards ``mark_sent`` or ``mark_retry`` as for the outbox.
+        """
+        now = self.now()
+        until = now + dt.timedelta(seconds=lease)
+        async with self.sessions.begin() as db:
+            item_id = (await db.execute(select(Outbox.id).where(Outbox.dedup_key == dedup_key[:160]))).scalar()
+            if item_id is None:
+                return None
+            res = await db.execute(
+                update(Outbox).where(Outbox.id == item_id, Outbox.status == "pending",
+                                     or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now))
+                .values(status="sending", claimed_by=self.worker_id, claimed_until=until))
+            return item_id if res.rowcount == 1 else None
 
     async def enqueue_once(self, *, dedup_key: str, channel: str, chat_id: str, text: str,
                            buttons: list[list[dict[str, str]]] | None = None) -> bool:
@@ -348,6 +372,14 @@ class Store:
             await db.execute(update(Outbox).where(Outbox.id == item_id, Outbox.status != "sent").values(
                 status="failed" if give_up else "pending", last_error=error[:500],
                 next_attempt_at=self.now() + dt.timedelta(seconds=delay),
+                claimed_by=None, claimed_until=None, attempts=Outbox.attempts + 1))
+
+    async def mark_in_doubt(self, item_id: int, error: str, delay: float) -> None:
+        """The platform did not answer in time and may have accepted it: release the claim but stay
+        ``sending``, so that the next attempt is made "in doubt" (confirmed, or resent with the note)."""
+        async with self.sessions.begin() as db:
+            await db.execute(update(Outbox).where(Outbox.id == item_id, Outbox.status != "sent").values(
+                status="sending", last_error=error[:500], next_attempt_at=self.now() + dt.timedelta(seconds=delay),
                 claimed_by=None, claimed_until=None, attempts=Outbox.attempts + 1))
 
     async def requeue_failed(self, ids: list[int] | None = None) -> int:

@@ -65,6 +65,9 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_sends = 0  # answer the next N sendMessage calls with an error
+        self.fail_chats: dict[str, int] = {}  # chat id -> answer its next N sendMessage calls with HTTP 502
+        self.rate_limit_chats: dict[str, list[int]] = {}  # chat id -> [N, retry_after]: next N calls get 429
+        self.slow_chats: dict[str, float] = {}  # chat id -> seconds to wait before answering (accepted)
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
@@ -142,6 +145,16 @@ class FakeTelegram:
             self.fail_sends -= 1
             return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
         chat_id = str(params["chat_id"])
+        if self.fail_chats.get(chat_id, 0) > 0:
+            self.fail_chats[chat_id] -= 1
+            return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
+        limited = self.rate_limit_chats.get(chat_id)
+        if limited and limited[0] > 0:
+            limited[0] -= 1
+            return JSONResponse({"ok": False, "error_code": 429, "description": "Too Many Requests: retry later",
+                                 "parameters": {"retry_after": limited[1]}}, status_code=429)
+        if self.slow_chats.get(chat_id):
+            await asyncio.sleep(self.slow_chats[chat_id])
         markup = params.get("reply_markup") or {}
         msg_id = next(self._message_ids)
         sent = Sent(chat_id, params.get("text", ""), msg_id, markup.get("inline_keyboard", []),

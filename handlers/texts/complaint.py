@@ -214,3 +214,8 @@ INVITE_PICK = "Dạ, tạo mã mời cho cán bộ của đơn vị nào ạ?"
 INVITE_CREATED = "Dạ, mã mời cho {agency}: {code} (dùng một lần, hạn 7 ngày). Cán bộ gõ /dangky rồi nhập mã này."
 INVITE_NOT_ALLOWED = "Dạ, chỉ quản trị viên hoặc cán bộ đã đăng ký mới tạo được mã mời ạ."
 PRIVATE_ONLY = "Dạ, để giữ kín thông tin, anh/chị nhắn riêng cho em (không nhắn trong nhóm) để gửi hoặc tra cứu phản ánh ạ."
+ALREADY_SUBMITTED = (
+    "Dạ, phản ánh này em đã gửi rồi ạ, không gửi lại lần nữa.\n"
+    "Mã theo dõi: {code}\n"
+    "Anh/chị bấm \"Tra cứu phản ánh\" để xem tình trạng ạ."
+)
