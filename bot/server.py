@@ -89,7 +89,10 @@ def _accept(rt: Runtime, coro: Any, incoming: Any, answer: dict[str, Any] | None
     try:
         rt.pool.submit(coro, f"{incoming.channel}:{incoming.user_id}", lambda: rt.dispatcher.announce(incoming))
     except PoolFull:
-        log.warning("too many updates waiting; asking the platform to retry")
+        if rt.pool.full():
+            log.warning("too many updates waiting; asking the platform to retry")
+        else:  # this user's fair share of the queue is used up; others are still accepted
+            log.debug("one user's updates over their share of the queue; asking the platform to retry")
         return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
     return JSONResponse(answer or {"ok": True})
 
@@ -153,7 +156,8 @@ async def healthz(request: Request) -> JSONResponse:
         "store": "ok" if store_ok else "unreachable",
         "knowledge": {"entries": entries, "problems": len(services.kb.problems)},
         "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None},
-        "background": {"pending": len(rt.pool), "failures": rt.pool.failures},
+        "background": {"pending": len(rt.pool), "failures": rt.pool.failures,
+                       "refused_over_user_share": rt.pool.refused_keys},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
 

@@ -22,18 +22,38 @@ class TaskPool:
     what was accepted (used on shutdown).
     """
 
-    def __init__(self, concurrency: int = 32, max_pending: int = 1000) -> None:
+    def __init__(self, concurrency: int = 32, max_pending: int = 1000, max_per_key: int = 50,
+                 busy_per_key: int = 5) -> None:
         self.max_pending = max_pending
+        # Fairness: one key (one user) never holds more than ``max_per_key`` waiting updates, and once
+        # the pool is 80% full, keys that already have ``busy_per_key`` are refused first, so that a
+        # flooding user is asked to retry later (503) while everyone else is still accepted.
+        self.max_per_key = max_per_key
+        self.busy_per_key = busy_per_key
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
+        self._per_key: dict[str, int] = {}
         self.failures = 0
+        self.refused_keys = 0  # updates refused by the per-key caps (the global cap not reached)
 
     def __len__(self) -> int:
         return len(self._tasks)
 
     def full(self) -> bool:
         return len(self._tasks) >= self.max_pending
+
+    def refuses(self, key: str) -> bool:
+        """True if an update of ``key`` must be refused now (global cap, or this key's fair share)."""
+        if self.full():
+            return True
+        if not key:
+            return False
+        n = self._per_key.get(key, 0)
+        if n >= self.max_per_key or (n >= self.busy_per_key and len(self._tasks) >= self.max_pending * 0.8):
+            self.refused_keys += 1
+            return True
+        return False
 
     def submit(self, coro: Coroutine[Any, Any, None], key: str = "",
                on_queued: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
@@ -42,7 +62,7 @@ class TaskPool:
         ``on_queued`` runs first if the task has to wait for that previous one (the server uses it
         to record the update in the database at once, so that other workers see it waiting).
         """
-        if self.full():
+        if self.refuses(key):
             coro.close()
             raise PoolFull()
         previous = self._tails.get(key) if key else None
@@ -50,6 +70,7 @@ class TaskPool:
         self._tasks.add(task)
         if key:
             self._tails[key] = task
+            self._per_key[key] = self._per_key.get(key, 0) + 1
         task.add_done_callback(lambda t: self._done(key, t))
         return task
 
@@ -75,6 +96,12 @@ class TaskPool:
         self._tasks.discard(task)
         if key and self._tails.get(key) is task:
             del self._tails[key]
+        if key:
+            left = self._per_key.get(key, 1) - 1
+            if left > 0:
+                self._per_key[key] = left
+            else:
+                self._per_key.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             self.failures += 1
             log.error("background update handling failed", exc_info=task.exception())
