@@ -18,6 +18,7 @@ from handlers.texts import common as T
 from handlers.types import Button, Reply
 from knowledge import dialogue
 from knowledge.intent import looks_out_of_scope
+from knowledge.limits import get_limit
 from knowledge.matcher import Candidate, Matcher, MatchResult
 from knowledge.schema import Procedure
 
@@ -165,6 +166,8 @@ def _topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
 async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     """A knowledge question: pick the entry (the one named, or the one in focus) and answer the aspect asked."""
     result = q.result
+    if result.limit:
+        return _unknown(ctx, q)  # a topic this assistant does not cover: say where to ask
     if result.wants_guide:
         return await _guide_request(ctx, q, router)
     matcher = ctx.kb.matcher
@@ -184,6 +187,8 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
                 entry_id = focus.entry_id  # "bằng lái mất mấy ngày" while on the licence card
         elif focus.entry_id in near:
             entry_id = focus.entry_id
+        elif named_decision == "ask" and dialogue.is_followup(q.text) and named[0].score >= Matcher.ANSWER_THRESHOLD:
+            entry_id = named[0].id  # "còn làm căn cước cho bé thì sao": the best of the names given
         elif named_decision == "ask" and aspects:
             ask_ids = [c.id for c in named[:3]]
         elif aspects or (dialogue.is_followup(q.text) and named_decision == "none" and result.decision != "answer"):
@@ -266,6 +271,10 @@ def _which_procedure(ctx: Context, aspect: str) -> Reply:
 
 def _unknown(ctx: Context, q: Question) -> list[Reply]:
     """Honest limits: out-of-scope questions are told so, with where to ask; others get suggestions."""
+    limit = get_limit(q.result.limit) if q.result.limit else None
+    if limit is not None:
+        return [Reply.make(T.OUT_OF_SCOPE_WHERE.format(where=limit.where),
+                           [[Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")]])]
     if looks_out_of_scope(q.result.normalized) or _looks_unrelated(ctx, q):
         return [Reply.make(T.OUT_OF_SCOPE, [[Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")]])]
     return core.unknown_replies(ctx)

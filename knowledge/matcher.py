@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from knowledge.intent import classify, load_rules, looks_out_of_scope
+from knowledge.limits import find_limit
 from knowledge.normalize import Abbreviations, fold_token, has_marks, load_abbreviations, normalize_tokens
 from knowledge.schema import Faq, Procedure
 
@@ -52,6 +53,11 @@ ASPECT_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
     "điều kiện giấy tờ hồ sơ lệ phí phí chi tiền thời gian ngày nộp trực tuyến chuẩn bị mang gồm "
     "mẫu tờ khai quy trình bước kết quả nhận đăng kí cấp thủ tục nơi cơ quan hạn lâu nhanh"
 ))
+# Family words say who the paper is for ("cho cháu nội", "bố đẻ"), rarely which procedure it is.
+PEOPLE_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
+    "cháu nội ngoại ông bà bố mẹ cha má ba đẻ ruột vợ chồng bé cụ"
+))
+ASPECT_WORDS = ASPECT_WORDS | PEOPLE_WORDS
 ASPECT_WEIGHT = 0.35
 
 # Field weights (term frequency multipliers, BM25F style).
@@ -89,6 +95,7 @@ class MatchResult:
     help_kind: str = ""
     dossier_code: str | None = None
     wants_guide: bool = False
+    limit: str = ""  # a topic this assistant does not cover (knowledge/data/limits.yaml), if the text is one
 
 
 @dataclass
@@ -301,7 +308,7 @@ class Matcher:
         for (a, wa), (b, wb) in zip(zip(folded, weights), zip(folded[1:], weights[1:])):
             pair = f"{a} {b}"
             if pair in self.idf:
-                terms[pair] = max(terms.get(pair, 0.0), BIGRAM_BOOST * min(wa, wb))
+                terms[pair] = max(terms.get(pair, 0.0), BIGRAM_BOOST * max(wa, wb))  # "khai sinh": as specific as "sinh"
         return _Query(terms, unknown, folded, accented, " ".join(folded))
 
     def _repair(self, folded: list[str]) -> tuple[list[str], list[float]]:
@@ -507,6 +514,11 @@ class Matcher:
         intent = classify(text, folded, load_rules())
         if intent.name != "procedure":
             return MatchResult(text, folded, intent.name, [], "none", intent.help_kind, intent.dossier_code)
+        found = find_limit(text)
+        if found is not None:
+            topic, rest = found
+            if topic.always or self.decide(self.search(rest, RERANK_DEPTH)) != "answer":  # nothing else named
+                return MatchResult(text, folded, "unknown", [], "none", wants_guide=intent.wants_guide, limit=topic.id)
         ranked = self.search(text, RERANK_DEPTH)
         decision = self.decide(ranked)
         if decision == "none":

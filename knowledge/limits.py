@@ -1,0 +1,46 @@
+"""Topics the assistant does not cover, and where to ask instead (``knowledge/data/limits.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from knowledge.dialogue import Phrases, Text
+
+LIMITS_FILE = Path(__file__).parent / "data" / "limits.yaml"
+
+
+@dataclass(frozen=True)
+class Limit:
+    id: str
+    phrases: Phrases
+    where: str
+    always: bool = False  # the phrase alone settles it, whatever else the text names
+
+
+@lru_cache(maxsize=4)
+def load_limits(path: Path | None = None) -> tuple[Limit, ...]:
+    data = yaml.safe_load((path or LIMITS_FILE).read_text(encoding="utf-8")) or []
+    out = []
+    for item in data:
+        if not isinstance(item, dict) or not item.get("id") or not item.get("phrases") or not item.get("where"):
+            raise ValueError(f"{path or LIMITS_FILE}: each limit needs id, phrases and where")
+        out.append(Limit(str(item["id"]), Phrases.of([str(p) for p in item["phrases"]]), str(item["where"]).strip(),
+                         bool(item.get("always"))))
+    return tuple(out)
+
+
+def find_limit(text: str, limits: tuple[Limit, ...] | None = None) -> tuple[Limit, str] | None:
+    """The first limit whose phrase the text contains, and the text without that phrase."""
+    t = Text.of(text)
+    for limit in limits if limits is not None else load_limits():
+        if limit.phrases.search(t):
+            return limit, limit.phrases.sub(t).plain()
+    return None
+
+
+def get_limit(limit_id: str) -> Limit | None:
+    return next((x for x in load_limits() if x.id == limit_id), None)
