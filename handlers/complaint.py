@@ -90,6 +90,10 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
         ctx.session.data.pop(intake.DRAFT, None)
         ctx.session.state = ""
         return [Reply.make(T.CANCELLED, [[Button(T.BTN_MENU, "menu")]])]
+    if verb == "resume":
+        return intake.ask_again(ctx)
+    if intake.is_stale(ctx, verb):
+        return [Reply.make(T.STALE_STEP), *intake.ask_again(ctx)]
     if verb == "topic":
         return await intake.on_topic(ctx, rest)
     if verb == "proc":
@@ -114,6 +118,14 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
     if verb == "reopen":
         return await ask_reopen(ctx, rest)
     return intake.expired()
+
+
+@router.resume("complaint")
+async def way_back(ctx: Context) -> Reply | None:
+    """Under an answer to a question typed mid-intake: the draft is kept, and how to go on."""
+    if ctx.session.state.partition(":")[2] not in intake.INTAKE_STATES or not intake.current_step(ctx):
+        return None
+    return Reply.make(T.DETOUR, [[Button(T.BTN_GO_ON, "complaint:resume"), intake.cancel_row()[0]]])
 
 
 @router.state("complaint")

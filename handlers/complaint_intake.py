@@ -41,7 +41,59 @@ def cancel_row() -> list[Button]:
 
 def _ask(ctx: Context, state: str, text: str, rows: list[list[Button]] | None = None) -> list[Reply]:
     ctx.session.state = f"complaint:{state}"
+    d = draft(ctx)
+    if d is not None:
+        d["step"] = state  # where the citizen is, for a stale button or a question typed in between
     return [Reply.make(text, (rows or []) + [cancel_row()])]
+
+
+INTAKE_STATES = frozenset({"topic", "procedure", "dossier", "commune", "description", "photo", "contact", "phone",
+                           "summary"})
+# The steps whose buttons each action answers: a button of another step is from an earlier screen.
+ACTION_STEPS = {"topic": ("topic",), "proc": ("procedure",), "dossier": ("dossier",), "commune": ("commune",),
+                "desc": ("description",), "photo": ("photo",), "contact": ("contact", "phone"),
+                "edit": ("summary",), "send": ("summary",)}
+
+
+def current_step(ctx: Context) -> str:
+    """The intake step the citizen is at ("" if no draft)."""
+    d = draft(ctx)
+    if d is None:
+        return ""
+    state = ctx.session.state
+    return state.partition(":")[2] if state.startswith("complaint:") else str(d.get("step") or "")
+
+
+def is_stale(ctx: Context, verb: str) -> bool:
+    """A button from an earlier screen of the intake: pressing it must not rewind and lose what was typed."""
+    steps = ACTION_STEPS.get(verb)
+    step = current_step(ctx)
+    return bool(steps) and bool(step) and step not in steps
+
+
+def ask_again(ctx: Context, step: str = "") -> list[Reply]:
+    """Show the step the citizen is at again (after a detour or a stale button)."""
+    step = step or current_step(ctx)
+    d = draft(ctx)
+    if d is None or not step:
+        return expired()
+    if step == "topic":
+        return ask_topic(ctx)
+    if step == "procedure":
+        return _ask(ctx, "procedure", T.ASK_PROCEDURE)
+    if step == "dossier":
+        return _ask(ctx, "dossier", T.ASK_DOSSIER, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
+    if step == "commune":
+        return ask_commune(ctx)
+    if step == "description":
+        return ask_description(ctx)
+    if step == "photo":
+        return ask_photo(ctx)
+    if step == "contact":
+        return ask_contact(ctx)
+    if step == "phone":
+        return _ask(ctx, "phone", T.ASK_PHONE)
+    return summary(ctx)
 
 
 # --- start and topic ------------------------------------------------------------------

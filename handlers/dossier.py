@@ -13,10 +13,12 @@ import logging
 import math
 
 from handlers.context import Context, Services
+from handlers.focus import set_focus
 from handlers.router import Router
 from handlers.texts import common as TC
 from handlers.texts import dossier as T
 from handlers.types import Button, Reply
+from knowledge import dialogue
 from knowledge.matcher import MatchResult
 from storage.dossiers import (
     FINISHED,
@@ -101,6 +103,19 @@ async def on_status(ctx: Context, result: MatchResult) -> list[Reply]:
     return await ask_code(ctx)
 
 
+@router.resume("dossier")
+async def way_back(ctx: Context) -> Reply | None:
+    """Under an answer to a question typed during the lookup: the lookup still waits for its code or digits."""
+    code = ctx.session.data.get(KEY_CODE)
+    if ctx.session.state == STATE_FACTOR and code:
+        text = T.DETOUR_FACTOR.format(n=ctx.settings.dossier_factor_digits, code=code)
+    elif ctx.session.state == STATE_CODE:
+        text = T.DETOUR_CODE
+    else:
+        return None
+    return Reply.make(text, [[Button(T.BTN_STOP_LOOKUP, "dossier:stop"), *_menu_row()]])
+
+
 @router.state("dossier")
 async def on_text(ctx: Context) -> list[Reply] | None:
     if ctx.incoming.kind != "text":
@@ -113,13 +128,13 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         if code and code != current:
             return ask_factor(ctx, code)
         if not has_digits:
-            _done(ctx)
-            return None  # a question, not digits: let the normal matching answer it
+            return None  # a question, not digits: it is answered, and the way back is added (see way_back)
         return await check_factor(ctx, current, "".join(ch for ch in text if ch.isdigit()))
     if code:
         return ask_factor(ctx, code)
+    if not has_digits and dialogue.mentions(text, "not_sure"):  # "tôi không nhớ mã"
+        return [Reply.make(T.CODE_HELP, [[Button(T.BTN_STOP_LOOKUP, "dossier:stop"), *_menu_row()]])]
     if not has_digits:
-        _done(ctx)
         return None
     return [Reply.make(T.BAD_CODE, [_menu_row()])]
 
@@ -162,6 +177,9 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
     verb, _, raw = arg.partition(":")
     if verb in ("", "start"):
         return await ask_code(ctx)
+    if verb == "stop":
+        _done(ctx)
+        return [Reply.make(T.LOOKUP_STOPPED, [_menu_row()])]
     code = normalize_dossier_code(raw)
     if verb not in ("view", "sub", "unsub") or code is None:
         return [Reply.make(TC.UNKNOWN_BUTTON, [_menu_row()])]
@@ -206,6 +224,8 @@ async def card(ctx: Context, d: DossierView) -> Reply:
     """Everything the citizen needs: status in plain words, what to do next, dates, recent history."""
     now = ctx.now()
     lines = []
+    if d.procedure_id and ctx.kb.procedure(d.procedure_id) is not None:
+        set_focus(ctx, d.procedure_id)  # "lệ phí bao nhiêu?" next is about this dossier's procedure
     name = procedure_name(d, ctx)
     if name:
         lines.append(T.CARD_PROCEDURE.format(value=name))

@@ -179,6 +179,13 @@ def families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
     return frozenset(found)
 
 
+def mentions(text: str, family: str, lex: Lexicon | None = None) -> bool:
+    """Whether a phrase of two words or more of ``family`` appears anywhere in the text ("tôi không nhớ mã")."""
+    lex = lex or lexicon()
+    f = f" {folded(text)} "
+    return any(f" {p} " in f for p in lex.families.get(family, ()) if " " in p)
+
+
 def aspects(text: str, lex: Lexicon | None = None) -> list[str]:
     """Aspects asked about, in the order they are written ("nộp ở đâu, mất mấy ngày" -> [where, time])."""
     lex = lex or lexicon()
@@ -247,5 +254,5 @@ def sentences(text: str, max_chars: int = 400) -> list[str]:
 
 
 __all__ = ["ASPECTS", "Lexicon", "Phrases", "Text", "aspects", "families", "folded", "guide_topic", "is_followup",
-           "is_general", "lexicon", "sentences",
+           "is_general", "lexicon", "mentions", "sentences",
            "topic_text"]

@@ -219,3 +219,11 @@ ALREADY_SUBMITTED = (
     "Mã theo dõi: {code}\n"
     "Anh/chị bấm \"Tra cứu phản ánh\" để xem tình trạng ạ."
 )
+
+# --- detours and stale buttons (handlers/complaint.py) ---------------------------------------
+STALE_STEP = (
+    "Dạ, nút này thuộc bước trước nên không dùng được nữa ạ. "
+    "Phản ánh của anh/chị vẫn được giữ nguyên, em đưa anh/chị về bước đang làm:"
+)
+DETOUR = "↩️ Phản ánh anh/chị đang soạn vẫn được giữ nguyên. Gõ \"Tiếp\" để làm tiếp ạ."
+BTN_GO_ON = "Tiếp"

@@ -128,3 +128,14 @@ LATE_AGENCY_FOOTER = (
     "Với hồ sơ không kịp giải quyết, đề nghị gửi người dân Phiếu xin lỗi và hẹn lại ngày trả kết quả "
     "trước khi hết hạn, và cập nhật ngày hẹn mới lên hệ thống một cửa."
 )
+
+# --- detours (handlers/dossier.py: way_back) ---------------------------------------------------
+DETOUR_CODE = "↩️ Khi có mã hồ sơ, anh/chị gõ mã vào đây để em tra cứu tiếp ạ."
+DETOUR_FACTOR = "↩️ Để xem hồ sơ {code}, anh/chị gõ {n} số cuối điện thoại đã khai khi nộp ạ."
+BTN_STOP_LOOKUP = "Thôi tra cứu"
+LOOKUP_STOPPED = "Dạ vâng ạ, em dừng tra cứu. Khi cần, anh/chị chọn \"Tra cứu hồ sơ\" trong menu nhé."
+CODE_HELP = (
+    "Dạ, mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả; nộp trực tuyến thì mã có trong "
+    "tin nhắn, thư điện tử báo đã nhận, hoặc mục \"Hồ sơ của tôi\" trên Cổng Dịch vụ công.\n"
+    "Tìm được mã, anh/chị gõ vào đây ạ. Không tìm thấy thì hỏi Bộ phận Một cửa nơi đã nộp."
+)
