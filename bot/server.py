@@ -15,12 +15,13 @@ application and Zalo client; all state is in the database, so workers share noth
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,19 +83,62 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _accept(rt: Runtime, coro: Any, incoming: Any, answer: dict[str, Any] | None = None) -> JSONResponse:
-    """Queue the handling, after the user's earlier updates. If one of them is still being handled
-    here, this update is recorded in the database at once, so that a later update of the same user
-    on another worker waits for it."""
+def _busy(rt: Runtime) -> JSONResponse:
+    if rt.pool.full():
+        log.warning("too many updates waiting; asking the platform to retry")
+    else:  # this user's fair share of the queue is used up; others are still accepted
+        log.debug("one user's updates over their share of the queue; asking the platform to retry")
+    return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
+
+
+async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], incoming: Any,
+                  payload: dict[str, Any], answer: dict[str, Any] | None = None) -> JSONResponse:
+    """Record the update in the database (``inbox_updates``), then queue its handling after the user's
+    earlier updates, then answer ``200``: an update the platform saw acknowledged is never only in
+    memory. If the worker dies before the update's turn is finished, another worker (or this one
+    after its restart) handles it again (``_inbox_loop``). If an earlier update of the same user is
+    still being handled here, the update is also announced at once, so that a later update of the
+    same user on another worker waits for it."""
+    key = f"{incoming.channel}:{incoming.user_id}"
+    if rt.pool.refuses(key):
+        return _busy(rt)
+    store = rt.dispatcher.services.store
+    recorded = False
+    if incoming.update_key:
+        try:
+            recorded = await store.inbox_record(incoming.channel, incoming.update_key, key, payload)
+        except Exception as exc:  # noqa: BLE001 - not saved: the platform must deliver it again
+            log.warning("could not record an update (%s); asking the platform to retry", type(exc).__name__)
+            return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
     try:
-        rt.pool.submit(coro, f"{incoming.channel}:{incoming.user_id}", lambda: rt.dispatcher.announce(incoming))
+        rt.pool.submit(_run_recorded(store, handle(), incoming, recorded), key,
+                       lambda: rt.dispatcher.announce(incoming))
     except PoolFull:
-        if rt.pool.full():
-            log.warning("too many updates waiting; asking the platform to retry")
-        else:  # this user's fair share of the queue is used up; others are still accepted
-            log.debug("one user's updates over their share of the queue; asking the platform to retry")
-        return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
+        if recorded:
+            with contextlib.suppress(Exception):
+                await store.inbox_done(incoming.channel, incoming.update_key)
+        return _busy(rt)
     return JSONResponse(answer or {"ok": True})
+
+
+async def _run_recorded(store: Any, coro: Coroutine[Any, Any, None], incoming: Any, recorded: bool) -> None:
+    """Handle an update, then forget its record (a finished turn already deleted it with the session
+    save; this covers duplicates, refusals and failures). Cancelled (shutdown): the record stays, and
+    the next start handles the update."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        if recorded:
+            with contextlib.suppress(Exception):
+                await store.inbox_done(incoming.channel, incoming.update_key)
+        raise
+    if recorded:
+        try:
+            await store.inbox_done(incoming.channel, incoming.update_key)
+        except Exception:  # noqa: BLE001 - worst case it is handled again and found a duplicate
+            log.warning("could not forget a handled update", exc_info=True)
 
 
 async def _webhook_body(request: Request, channel: Any, name: str, header: str, secret: str) -> Any:
@@ -126,7 +170,8 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         # Telegram runs one Bot API method given in the webhook's answer: the button's spinner
         # stops at once, without a request of our own.
         answer = {"method": "answerCallbackQuery", "callback_query_id": str(query["id"])}
-    return _accept(rt, handle_incoming(rt.dispatcher, rt.telegram.bot, incoming), incoming, answer)
+    return await _accept(rt, lambda: handle_incoming(rt.dispatcher, rt.telegram.bot, incoming), incoming, data,
+                         answer)
 
 
 async def zalo_webhook(request: Request) -> JSONResponse:
@@ -142,7 +187,7 @@ async def zalo_webhook(request: Request) -> JSONResponse:
     incoming = to_incoming(update)
     if incoming is None:
         return JSONResponse({"ok": True})  # an event the bot does not handle
-    return _accept(rt, handle_incoming(rt.dispatcher, rt.zalo, incoming), incoming)
+    return await _accept(rt, lambda: handle_incoming(rt.dispatcher, rt.zalo, incoming), incoming, update)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -180,12 +225,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         rt.dispatcher = await build_dispatcher(settings)
         app.router.routes.extend(_feature_routes(rt.dispatcher.services))
+        inbox: asyncio.Task[None] | None = None
         try:
+            released = await rt.dispatcher.services.store.release_dead_local()
+            if any(released.values()):
+                log.warning("released what dead processes of this host held: %s", released)
             await _start_channels(rt)
+            inbox = asyncio.create_task(_inbox_loop(rt))
             async with background_jobs(rt.dispatcher.services):
                 yield
+                inbox.cancel()
                 await rt.pool.drain(DRAIN_SECONDS)  # finish accepted updates while the outbox still runs
         finally:
+            if inbox is not None:
+                inbox.cancel()
+                await asyncio.gather(inbox, return_exceptions=True)
             await _stop_channels(rt)
             await rt.dispatcher.services.store.close()
 
@@ -196,6 +250,50 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ], lifespan=lifespan)
     app.state.runtime = rt
     return app
+
+
+async def _inbox_loop(rt: Runtime) -> None:
+    """Keep this worker's recorded updates leased, and handle again those of workers that died
+    (at start-up at once, then every ``INBOX_LEASE / 3`` seconds)."""
+    from storage.store import INBOX_LEASE
+
+    store = rt.dispatcher.services.store
+    while True:
+        try:
+            await store.inbox_renew()
+            for row in await store.inbox_take_over():
+                _redo(rt, row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep the loop alive
+            log.warning("inbox recovery round failed", exc_info=True)
+        await asyncio.sleep(INBOX_LEASE / 3)
+
+
+def _redo(rt: Runtime, row: Any) -> None:
+    """Queue a recorded update whose worker died, as if it had just arrived (it stays recorded)."""
+    incoming, handle = None, None
+    if row.channel == "telegram" and rt.telegram is not None:
+        from bot.telegram_channel import handle_incoming, to_incoming
+
+        incoming = to_incoming(row.payload)
+        handle = (lambda i: handle_incoming(rt.dispatcher, rt.telegram.bot, i)) if incoming else None
+    elif row.channel == "zalo" and rt.zalo is not None:
+        from bot.zalo_channel import handle_incoming, to_incoming
+
+        incoming = to_incoming(row.payload)
+        handle = (lambda i: handle_incoming(rt.dispatcher, rt.zalo, i)) if incoming else None
+    store = rt.dispatcher.services.store
+    if incoming is None or handle is None:
+        log.warning("a recorded %s update cannot be handled here; dropped", row.channel)
+        asyncio.ensure_future(store.inbox_done(row.channel, row.update_key))
+        return
+    log.info("handling again an update whose worker died (%s)", row.channel)
+    try:
+        rt.pool.submit(_run_recorded(store, handle(incoming), incoming, True),
+                       f"{incoming.channel}:{incoming.user_id}")
+    except PoolFull:  # still recorded: given back, the next round (another worker, or this one) takes it
+        asyncio.ensure_future(store.inbox_expire(row.channel, row.update_key))
 
 
 def _feature_routes(services: Any) -> list[Route]:

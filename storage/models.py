@@ -117,6 +117,24 @@ class PendingUpdate(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class InboxUpdate(Base):
+    """A webhook update recorded before the platform got its ``200``, until its turn is finished.
+
+    ``owner`` (a worker id, see ``Store.worker_id``) renews ``lease_until`` while it holds the update;
+    a row whose lease ran out belongs to a worker that died, and another worker handles it again.
+    """
+
+    __tablename__ = "inbox_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation: Mapped[str] = mapped_column(String(96))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    lease_until: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Handoff(Base):
     """A citizen handed to a person (community team or one-stop desk), with a summary."""
 
@@ -155,6 +173,6 @@ class Outbox(Base):
 
 
 __all__ = [
-    "Base", "BigInteger", "ConversationLock", "ConversationSession", "Handoff", "Outbox",
+    "Base", "BigInteger", "ConversationLock", "ConversationSession", "Handoff", "InboxUpdate", "Outbox",
     "PendingUpdate", "ProcessedUpdate", "QuestionLog", "User", "utcnow",
 ]

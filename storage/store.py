@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,13 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, is_postgres, session_factory
-from storage.models import Handoff, Outbox, PendingUpdate, ProcessedUpdate, QuestionLog
+from storage.models import (ConversationLock, Handoff, InboxUpdate, Outbox, PendingUpdate, ProcessedUpdate,
+                            QuestionLog)
 from storage.turn_statements import TurnStatements
 from storage.turns import SessionState, Turn, TurnBatcher, TurnRequest, finish_many, load_sessions, save_sessions, start_many
 
 __all__ = ["LockTimeout", "OutboxItem", "SessionState", "Store", "Turn", "TurnRequest"]
 
 Clock = Callable[[], dt.datetime]
+HOST = socket.gethostname()[:24].replace(":", "-")
+INBOX_LEASE = 30.0  # seconds; a live worker renews its inbox rows every INBOX_LEASE / 3
 SEEN_RESOLUTION = dt.timedelta(minutes=1)  # users.last_seen_at is refreshed at most this often
 
 
@@ -55,7 +59,7 @@ class Store:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.now = now
-        self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # see owner_is_dead
         self._local_locks: dict[str, list[Any]] = {}  # key -> [lock, users]
         self.unacked: dict[int, str | None] = {}  # outbox ids the platform accepted but not yet marked sent
         self.sql = TurnStatements(self.is_postgres)
@@ -192,6 +196,8 @@ class Store:
                 turn.duplicate = True
                 return
         turn.admitted = True
+        if update_key:
+            turn.update = (channel, update_key[:128])
         if announce:
             await self._announce(conn, turn)
 
@@ -220,6 +226,106 @@ class Store:
             ids = await conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.created_at < now - keep_ids))
             pending = await conn.execute(delete(PendingUpdate).where(PendingUpdate.created_at < now - keep_pending))
         return ids.rowcount, pending.rowcount
+
+    # --- webhook inbox: saved before acknowledged ------------------------------------
+
+    async def inbox_record(self, channel: str, update_key: str, conversation: str, payload: dict[str, Any]) -> bool:
+        """Record a webhook update before answering the platform; False if it was recorded already."""
+        now = self.now()
+        async with self.engine.begin() as conn:
+            res = await conn.execute(self.sql.record_inbox, {
+                "channel": channel, "update_key": update_key[:128], "conversation": conversation[:96],
+                "payload": payload, "owner": self.worker_id, "created_at": now,
+                "lease_until": now + dt.timedelta(seconds=INBOX_LEASE)})
+        return res.rowcount == 1
+
+    async def inbox_done(self, channel: str, update_key: str) -> None:
+        """Forget a recorded update (handled, refused or failed: nothing to redo)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(self.sql.drop_inbox, {"channel": channel, "update_key": update_key[:128]})
+
+    async def inbox_expire(self, channel: str, update_key: str) -> None:
+        """Give a recorded update back (this worker cannot take it now): any worker's next round does."""
+        async with self.sessions.begin() as db:
+            await db.execute(update(InboxUpdate).where(
+                InboxUpdate.channel == channel, InboxUpdate.update_key == update_key[:128],
+                InboxUpdate.owner == self.worker_id).values(lease_until=self.now() - dt.timedelta(seconds=1)))
+
+    async def inbox_renew(self) -> int:
+        """Extend the lease of every update this worker holds (it is alive)."""
+        now = self.now()
+        async with self.sessions.begin() as db:
+            res = await db.execute(update(InboxUpdate).where(InboxUpdate.owner == self.worker_id).values(
+                lease_until=now + dt.timedelta(seconds=INBOX_LEASE)))
+        return res.rowcount
+
+    async def inbox_take_over(self, limit: int = 100) -> list[InboxUpdate]:
+        """Take the recorded updates whose worker died (lease expired), oldest first, to handle them again.
+
+        The turn of such an update never finished (finishing deletes the row with the session save), so
+        its update id is forgotten (the dispatcher would skip it as a duplicate) and the dead worker's
+        lease on the conversation is released, in the same transaction as taking the row.
+        """
+        now = self.now()
+        async with self.sessions.begin() as db:
+            rows = list((await db.execute(select(InboxUpdate).where(InboxUpdate.lease_until < now)
+                                          .order_by(InboxUpdate.created_at).limit(limit))).scalars())
+            taken = []
+            for row in rows:
+                res = await db.execute(update(InboxUpdate).where(
+                    InboxUpdate.channel == row.channel, InboxUpdate.update_key == row.update_key,
+                    InboxUpdate.owner == row.owner, InboxUpdate.lease_until < now).values(
+                    owner=self.worker_id, lease_until=now + dt.timedelta(seconds=INBOX_LEASE)))
+                if res.rowcount != 1:
+                    continue  # another worker took it
+                await db.execute(delete(ProcessedUpdate).where(ProcessedUpdate.channel == row.channel,
+                                                              ProcessedUpdate.update_key == row.update_key))
+                await db.execute(delete(ConversationLock).where(ConversationLock.key == row.conversation,
+                                                               ConversationLock.owner == row.owner))
+                taken.append(row)
+            return taken
+
+    def owner_is_dead(self, owner: str) -> bool:
+        """True if ``owner`` (a worker id "host:pid:nonce") is a process of this host that no longer runs.
+
+        Owners on other hosts, or in another format, are never judged dead here (their leases expire).
+        """
+        host, _, rest = owner.partition(":")
+        pid_text, _, _ = rest.partition(":")
+        if host != HOST or not pid_text.isdigit() or owner == self.worker_id:
+            return False
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True  # our own pid, another nonce: an earlier process that had our pid
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, owned by another user
+            return False
+        return False
+
+    async def release_dead_local(self) -> dict[str, int]:
+        """At start-up: release what processes of this host that died (kill -9, crash) still hold.
+
+        Their conversation leases are dropped, their recorded webhook updates become due for another
+        worker at once, and their outbox claims expire (a row they were sending comes back "in doubt").
+        """
+        now = self.now()
+        past = now - dt.timedelta(seconds=1)
+        async with self.sessions.begin() as db:
+            owners = set((await db.execute(select(ConversationLock.owner).distinct())).scalars())
+            owners |= set((await db.execute(select(InboxUpdate.owner).distinct())).scalars())
+            owners |= set((await db.execute(select(Outbox.claimed_by).where(Outbox.claimed_by.is_not(None))
+                                            .distinct())).scalars())
+            dead = sorted(o for o in owners if o and self.owner_is_dead(o))
+            if not dead:
+                return {"locks": 0, "inbox": 0, "outbox": 0}
+            locks = await db.execute(delete(ConversationLock).where(ConversationLock.owner.in_(dead)))
+            inbox = await db.execute(update(InboxUpdate).where(InboxUpdate.owner.in_(dead)).values(lease_until=past))
+            outbox = await db.execute(update(Outbox).where(Outbox.claimed_by.in_(dead), Outbox.status != "sent")
+                                      .values(claimed_until=past))
+            return {"locks": locks.rowcount, "inbox": inbox.rowcount, "outbox": outbox.rowcount}
 
     # --- per-conversation lock, for work outside a turn ----------------------------
 

@@ -13,13 +13,15 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import ConversationLock, ConversationSession, PendingUpdate, ProcessedUpdate, QuestionLog, User
+from storage.models import (ConversationLock, ConversationSession, InboxUpdate, PendingUpdate, ProcessedUpdate,
+                            QuestionLog, User)
 
 _users = User.__table__
 _sessions = ConversationSession.__table__
 _locks = ConversationLock.__table__
 _pending = PendingUpdate.__table__
 _processed = ProcessedUpdate.__table__
+_inbox = InboxUpdate.__table__
 
 
 class TurnStatements:
@@ -31,6 +33,11 @@ class TurnStatements:
 
         # update ids: parameters channel, update_key, created_at
         self.record_update = dialect_insert(_processed).on_conflict_do_nothing()
+
+        # webhook updates recorded before the 200 (bot/server.py): parameters channel, update_key
+        self.drop_inbox = delete(_inbox).where(_inbox.c.channel == bindparam("channel"),
+                                               _inbox.c.update_key == bindparam("update_key"))
+        self.record_inbox = dialect_insert(_inbox).on_conflict_do_nothing()
 
         # pending rows: parameters conversation, seq, created_at
         self.add_pending = insert(_pending)

@@ -60,12 +60,13 @@ class Turn:
     admitted: bool = False  # the update id is recorded
     duplicate: bool = False
     session: SessionState | None = None
+    update: tuple[str, str] | None = None  # (channel, update key) once admitted: its inbox row goes at finish
 
     def snapshot(self) -> tuple[Any, ...]:
-        return (self.pending_id, self.admitted, self.duplicate, self.session)
+        return (self.pending_id, self.admitted, self.duplicate, self.session, self.update)
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        self.pending_id, self.admitted, self.duplicate, self.session = snap
+        self.pending_id, self.admitted, self.duplicate, self.session, self.update = snap
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ async def start_many(store: "Store", conn: AsyncConnection, items: list[tuple[Tu
     # 1. record the update ids; a redelivery (also twice in this batch) is a duplicate
     fresh: dict[tuple[str, str], Turn] = {}
     for turn, req in items:
+        if req.update_key:
+            turn.update = (req.channel, req.update_key[:128])
         if turn.admitted or not req.update_key:
             turn.admitted = True
             continue
@@ -281,6 +284,9 @@ async def finish_many(store: "Store", conn: AsyncConnection, turns: list[Turn]) 
     held = [t.conversation for t in turns if t.session is not None]
     if held:
         await conn.execute(sql.drop_locks, {"owner": store.worker_id, "keys": held})
+    done = sorted({t.update for t in turns if t.update is not None and t.session is not None})
+    if done:  # the webhook's record of the update goes with the session save: finished means handled
+        await conn.execute(sql.drop_inbox, [{"channel": c, "update_key": k} for c, k in done])
 
 
 async def save_sessions(store: "Store", conn: AsyncConnection, sessions: list[SessionState], now: dt.datetime) -> None:
