@@ -29,14 +29,14 @@ class KnowledgeBase:
     @classmethod
     def from_dir(cls, kb_dir: Path, province: str = "") -> "KnowledgeBase":
         """Load the folder; with ``province`` (DEFAULT_PROVINCE), apply its override file if there is one."""
-        from knowledge.provinces import with_province
+        from knowledge.provinces import provinces_dir_for, with_province
 
         result = load_knowledge(kb_dir)
         for p in result.problems:
             log.warning("knowledge problem: %s", p)
         if not result.entries:
             raise KnowledgeError(f"no valid knowledge entry in {kb_dir}")
-        entries, problems = with_province(result.entries, province)
+        entries, problems = with_province(result.entries, province, provinces_dir_for(kb_dir))
         for p in problems:
             log.warning("province file problem (national figures used): %s", p)
         abbreviations = kb_dir / "abbreviations.yaml"

@@ -60,7 +60,7 @@ def last_checked(e: Procedure | Faq) -> dt.date:
 
 def check(kb_dir: Path, today: dt.date | None = None, provinces_dir: Path | None = None) -> LoadResult:
     """Load the folder and add catalogue coverage, source, validity and province problems."""
-    from knowledge.provinces import PROVINCES_DIR, apply_province, check_province, load_province
+    from knowledge.provinces import apply_province, check_province, load_province, provinces_dir_for
 
     today = today or vietnam_today()
     result = load_knowledge(kb_dir)
@@ -69,8 +69,8 @@ def check(kb_dir: Path, today: dt.date | None = None, provinces_dir: Path | None
         result.problems.extend(problems)
         result.warnings.extend(warnings)
     by_id = {e.id: e for e in result.entries}
-    base = provinces_dir if provinces_dir is not None else PROVINCES_DIR
-    for path in sorted(base.glob("*.yaml")) if base.is_dir() else []:
+    base = provinces_dir if provinces_dir is not None else provinces_dir_for(kb_dir)
+    for path in sorted(base.glob("*.yaml")) if base is not None and base.is_dir() else []:
         rel = f"provinces/{path.name}"
         pf, problems = load_province(path)
         result.problems.extend(problems)

@@ -50,6 +50,16 @@ class ProvinceFile(_Strict):
     entries: dict[str, Override] = Field(min_length=1)
 
 
+def provinces_dir_for(kb_dir: Path) -> Path | None:
+    """Province files for a knowledge folder: its own ``provinces/`` folder, else the bundled one
+    when the folder is the bundled knowledge, else none."""
+    from knowledge.loader import BUNDLED_DIR
+
+    if (kb_dir / "provinces").is_dir():
+        return kb_dir / "provinces"
+    return PROVINCES_DIR if kb_dir.resolve() == BUNDLED_DIR.resolve() else None
+
+
 def province_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")
 
@@ -102,9 +112,9 @@ def apply_province(entries: list[Procedure | Faq], pf: ProvinceFile) -> list[Pro
 
 
 def with_province(entries: list[Procedure | Faq], name: str,
-                  base: Path = PROVINCES_DIR) -> tuple[list[Procedure | Faq], list[Problem]]:
+                  base: Path | None = PROVINCES_DIR) -> tuple[list[Procedure | Faq], list[Problem]]:
     """Apply the province file for ``name`` if one exists (no file: the national entries)."""
-    path = province_path(name, base) if name else None
+    path = province_path(name, base) if name and base is not None else None
     if path is None or not path.is_file():
         return entries, []
     pf, problems = load_province(path)

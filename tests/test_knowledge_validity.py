@@ -149,3 +149,20 @@ def test_bundled_province_file_is_valid_and_the_card_names_the_province() -> Non
     assert "5.000 đ" in fees and "(mức của Hà Nội)" in fees
     national = KnowledgeBase.from_dir(BUNDLED_DIR, province="Cần Thơ")  # no file: national figures
     assert "Hà Nội" not in fee_lines(national, "khai-sinh", D1)
+
+
+def test_cli_check_reads_the_folders_own_province_files(tmp_path: Path) -> None:
+    from tests.test_knowledge_review import cli
+
+    kb = tmp_path / "kb"
+    shutil.copytree(BUNDLED_DIR / "entries", kb / "entries")
+    r = cli("kb", "check", "--kb", str(kb), "--today", "2026-12-01")
+    assert r.returncode == 0, r.stdout
+    (kb / "provinces").mkdir()
+    (kb / "provinces" / "an-giang.yaml").write_text(
+        "province: An Giang\nupdated: 2026-11-30\nsources:\n  - title: Nghị quyết HĐND tỉnh\n    url: https://vbpl.vn\n"
+        "entries:\n  dang-ky-xe-may:\n    hotline: '0296 000 000'\n", encoding="utf-8")
+    r = cli("kb", "check", "--kb", str(kb), "--today", "2026-12-01")
+    assert r.returncode == 1
+    assert "provinces/an-giang.yaml: entries.dang-ky-xe-may" in r.stdout
+    assert "provinces/an-giang.yaml: sources.0" in r.stdout  # a home page is not a source either
