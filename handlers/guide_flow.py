@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from handlers.cards import fee_line
 from handlers.texts import guide as T
 from knowledge.normalize import fold
 from knowledge.schema import OnlineLevel, Procedure
@@ -183,7 +184,7 @@ def _tips(p: Procedure, topic: str, generic: bool, primary: bool = True) -> list
     if topic == "find":
         return [T.TIP["find"].format(how=p.online.how_to_find)] if primary else []
     if topic == "payment":
-        lines = [T.TIP["payment"].format(fees=p.fees.summary)]
+        lines = [T.TIP["payment"].format(fees=fee_line(p))]  # the figure in force today
         if primary:
             lines.extend(f"• {d}" for d in [d for d in p.fees.details if "buu" not in fold(d)][:MAX_FEE_DETAILS])
             if generic:  # the fee first, then how to pay
