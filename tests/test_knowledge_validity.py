@@ -166,3 +166,41 @@ def test_cli_check_reads_the_folders_own_province_files(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "provinces/an-giang.yaml: entries.dang-ky-xe-may" in r.stdout
     assert "provinces/an-giang.yaml: sources.0" in r.stdout  # a home page is not a source either
+
+
+def test_vietnam_date_turns_at_midnight_in_vietnam() -> None:
+    from knowledge.validity import vietnam_today
+
+    assert vietnam_today(dt.datetime(2026, 12, 31, 16, 59, tzinfo=dt.timezone.utc)) == dt.date(2026, 12, 31)
+    assert vietnam_today(dt.datetime(2026, 12, 31, 17, 0, tzinfo=dt.timezone.utc)) == dt.date(2027, 1, 1)
+
+
+def test_a_figure_starting_soon_is_announced_with_its_date(kb: KnowledgeBase) -> None:
+    from knowledge.schema import Period
+
+    p = kb.procedure("khai-sinh")
+    later = Period(value="Quá hạn 8.000 đ", valid_from=dt.date(2027, 1, 15), basis="Nghị quyết giả định, Điều 1")
+    q = p.model_copy(update={"fees": p.fees.model_copy(update={"periods": [later]})})
+    assert "Từ 15/01/2027: Quá hạn 8.000 đ" in fee_lines_of(q, dt.date(2026, 12, 1))
+    assert "Từ 15/01/2027" not in fee_lines_of(q, dt.date(2026, 11, 1))  # more than 60 days ahead
+    assert fee_lines_of(q, dt.date(2027, 1, 15)).startswith("💰 Phí, lệ phí: Quá hạn 8.000 đ")
+
+
+def fee_lines_of(p, day: dt.date) -> str:  # type: ignore[no-untyped-def]
+    text = procedure_card(p, today=day).text
+    return text[text.index("💰"):text.index("⏱")]
+
+
+def test_province_times_places_and_hotlines_say_whose_they_are(tmp_path: Path) -> None:
+    from knowledge.provinces import load_province, apply_province
+
+    d = _province(tmp_path, "entries:\n  khai-sinh:\n    processing_time: Trong ngày làm việc\n"
+                            "    in_person: Trung tâm Phục vụ hành chính công\n    hotline: '1022'\n")
+    pf, problems = load_province(d / "ha-noi.yaml")
+    assert pf is not None and problems == []
+    kb = KnowledgeBase.from_dir(BUNDLED_DIR)
+    (ks,) = [e for e in apply_province([kb.get("khai-sinh")], pf)]
+    assert ks.processing_time == "Trong ngày làm việc (Hà Nội)"
+    assert ks.in_person == "Trung tâm Phục vụ hành chính công (Hà Nội; đường dây nóng 1022)"
+    assert ks.fees == kb.procedure("khai-sinh").fees  # fees not overridden stay national
+    assert ks.sources[-1].url == "https://example.gov.vn/nq-06-2020"
