@@ -133,13 +133,23 @@ async def send_reply(bot: Any, chat_id: str | int, reply: Reply, transient: bool
     ``transient``: also retry 5xx answers and network failures (a direct reply to the citizen);
     the outbox, which has its own retries, leaves it off.
     """
+    return await _send_chunks(bot, chat_id, reply, transient=transient)
+
+
+async def _send_chunks(bot: Any, chat_id: str | int, reply: Reply, *, transient: bool = False, skip: int = 0,
+                       on_part: Any = None) -> Message:
+    """The messages of one reply from part ``skip`` on; ``on_part(n)`` after part n-1 of several was accepted."""
     chunks = to_html(reply)
     last: Message | None = None
     for i, chunk in enumerate(chunks):
+        if i < skip and i < len(chunks) - 1:
+            continue
         markup = to_keyboard(reply) if i == len(chunks) - 1 else None
         last = await _with_retry(lambda: bot.send_message(chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML,
                                                           reply_markup=markup, link_preview_options=NO_PREVIEW),
                                  transient=transient)
+        if on_part is not None and i < len(chunks) - 1:
+            await on_part(i + 1)
     assert last is not None
     return last
 
@@ -169,6 +179,47 @@ async def _with_retry(call: Any, attempts: int = 3, transient: bool = False) -> 
     raise AssertionError("unreachable")
 
 
+class PerChatRateLimiter(AIORateLimiter):
+    """python-telegram-bot's ``AIORateLimiter`` (overall and per-group rates), except that a ``RetryAfter``
+    (429) pauses only the chat that got it: PTB's pauses every request of the bot, so one rate-limited
+    agency group would hold every citizen's reply and every other agency's card."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._paused: dict[str, float] = {}  # chat id -> loop time until which its requests wait
+
+    async def process_request(self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        loop = asyncio.get_running_loop()
+        max_retries = rate_limit_args or self._max_retries
+        chat_id = data.get("chat_id")
+        key = str(chat_id) if chat_id is not None else ""
+        group: int | str | bool = False
+        try:
+            group = int(chat_id) if chat_id is not None else False  # type: ignore[arg-type]
+            group = group if isinstance(group, int) and group < 0 else False
+        except (TypeError, ValueError):
+            group = str(chat_id)
+        for attempt in range(max_retries + 1):
+            wait = self._paused.get(key, 0.0) - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await self._run_request(chat=chat_id is not None, group=group,
+                                               allow_paid_broadcast=bool(data.get("allow_paid_broadcast", False)),
+                                               callback=callback, args=args, kwargs=kwargs)
+            except RetryAfter as exc:
+                if attempt == max_retries:
+                    raise
+                delay = exc.retry_after if isinstance(exc.retry_after, (int, float)) else \
+                    exc.retry_after.total_seconds()
+                self._paused[key] = max(self._paused.get(key, 0.0), loop.time() + float(delay) + 0.1)
+                if len(self._paused) > 512:
+                    now = loop.time()
+                    self._paused = {k: t for k, t in self._paused.items() if t > now}
+        raise AssertionError("unreachable")
+
+
 class TelegramSender:
     """Pushes outbox messages to Telegram chats."""
 
@@ -179,6 +230,11 @@ class TelegramSender:
 
     async def send(self, chat_id: str, reply: Reply) -> str:
         msg = await send_reply(self.bot, chat_id, reply)
+        return str(msg.message_id)
+
+    async def send_parts(self, chat_id: str, reply: Reply, skip: int, on_part: Any) -> str:
+        """``send`` from part ``skip`` on, reporting each accepted part (the outbox records them)."""
+        msg = await _send_chunks(self.bot, chat_id, reply, skip=skip, on_part=on_part)
         return str(msg.message_id)
 
 
@@ -193,7 +249,7 @@ def build_application(settings: Settings, dispatcher: Dispatcher, *, updater: bo
         .request(AiohttpRequest(connection_pool_size=BOT_API_CONNECTIONS))
     )
     if settings.telegram_rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_rate_limit, max_retries=3))
+        builder = builder.rate_limiter(PerChatRateLimiter(overall_max_rate=settings.telegram_rate_limit, max_retries=3))
     if not updater:
         builder = builder.updater(None)
     app = builder.build()

@@ -135,11 +135,17 @@ def turn_messages(replies: list[Reply]) -> list[list[str]]:
     return [split_text(text, MAX_MESSAGE) for text in render_all(replies)]
 
 
-async def _send_parts(client: ZaloClient, chat_id: str, parts: list[str]) -> str:
+async def _send_parts(client: ZaloClient, chat_id: str, parts: list[str], skip: int = 0,
+                      on_part: Any = None) -> str:
+    """Send the parts from ``skip`` on; ``on_part(n)`` once part n-1 (not the last) was accepted."""
     message_id = ""
-    for part in parts:
+    for i, part in enumerate(parts):
+        if i < skip and i < len(parts) - 1:
+            continue
         result = await client.send_message(chat_id, part)
         message_id = _str(result.get("message_id"))
+        if on_part is not None and i < len(parts) - 1:
+            await on_part(i + 1)
     return message_id
 
 
@@ -163,7 +169,11 @@ class ZaloSender:
         self.store = store
 
     async def send(self, chat_id: str, reply: Reply) -> str:
-        message_id = await send_reply(self.client, chat_id, reply)
+        return await self.send_parts(chat_id, reply, 0, None)
+
+    async def send_parts(self, chat_id: str, reply: Reply, skip: int, on_part: Any) -> str:
+        """``send`` from part ``skip`` on, reporting each accepted part (the outbox records them)."""
+        message_id = await _send_parts(self.client, chat_id, to_messages(reply), skip, on_part)
         if self.store is not None and reply.buttons:
             try:
                 await remember_choices(self.store, chat_id, reply)

@@ -428,10 +428,12 @@ class Store:
         except IntegrityError:
             return False
 
-    async def claim_outbox(self, limit: int = 20, lease: float = 60.0) -> list[OutboxItem]:
+    async def claim_outbox(self, limit: int = 20, lease: float = 60.0,
+                           exclude_chats: list[str] | tuple[str, ...] = ()) -> list[OutboxItem]:
         """Claim due messages for this worker; a claim that outlives its lease is taken over.
 
         A row left in ``sending`` by a worker that died mid-send comes back with ``in_doubt=True``.
+        ``exclude_chats``: chats whose lane in this worker already has enough in hand.
         """
         now = self.now()
         until = now + dt.timedelta(seconds=lease)
@@ -442,6 +444,8 @@ class Store:
             .order_by(Outbox.id)
             .limit(limit)
         )
+        if exclude_chats:
+            due = due.where(Outbox.chat_id.not_in(list(exclude_chats)))
         if self.is_postgres:
             due = due.with_for_update(skip_locked=True)
         async with self.sessions.begin() as db:
@@ -458,6 +462,22 @@ class Store:
                                                           Outbox.claimed_until == until))).scalars()
             return [OutboxItem(r.id, r.channel, r.chat_id, dict(r.payload), r.attempts, r.status == "sending")
                     for r in rows]
+
+    async def renew_claims(self, ids: list[int], lease: float = 60.0) -> int:
+        """Extend this worker's claims on rows it still has in hand (waiting in a lane, or being sent)."""
+        if not ids:
+            return 0
+        async with self.sessions.begin() as db:
+            res = await db.execute(update(Outbox).where(
+                Outbox.id.in_(ids), Outbox.claimed_by == self.worker_id, Outbox.status.in_(("pending", "sending")))
+                .values(claimed_until=self.now() + dt.timedelta(seconds=lease)))
+            return res.rowcount
+
+    async def mark_parts(self, item_id: int, payload: dict[str, Any]) -> None:
+        """Record progress of a message sent in parts (``payload["parts_sent"]``)."""
+        async with self.sessions.begin() as db:
+            await db.execute(update(Outbox).where(Outbox.id == item_id, Outbox.claimed_by == self.worker_id,
+                                                  Outbox.status == "sending").values(payload=payload))
 
     async def mark_sending(self, item_id: int) -> bool:
         """Record, before calling the platform, that an attempt is in flight (False: claim lost)."""

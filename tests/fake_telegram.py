@@ -68,6 +68,7 @@ class FakeTelegram:
         self.fail_chats: dict[str, int] = {}  # chat id -> answer its next N sendMessage calls with HTTP 502
         self.rate_limit_chats: dict[str, list[int]] = {}  # chat id -> [N, retry_after]: next N calls get 429
         self.slow_chats: dict[str, float] = {}  # chat id -> seconds to wait before answering (accepted)
+        self.script_chats: dict[str, list[int]] = {}  # chat id -> HTTP statuses for its next calls (200 = accept)
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
@@ -145,6 +146,9 @@ class FakeTelegram:
             self.fail_sends -= 1
             return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
         chat_id = str(params["chat_id"])
+        script = self.script_chats.get(chat_id)
+        if script and script.pop(0) != 200:
+            return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
         if self.fail_chats.get(chat_id, 0) > 0:
             self.fail_chats[chat_id] -= 1
             return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
