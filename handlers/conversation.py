@@ -24,8 +24,9 @@ from knowledge.schema import Procedure
 
 ALTS_KEY = "alts"  # other candidates of the last answer, for "sai rồi"
 PENDING_KEY = "pending_aspect"  # an aspect asked before the procedure was named
-STRONG_SENTENCE = 0.6  # a sentence naming a procedure this clearly is a question of its own
+STRONG_SENTENCE = 0.5  # a clause that asks and names a procedure this clearly is a question of its own
 LABEL_MAX = 60
+UNRELATED_SCORE = 0.2  # below this best score a question is about something else, not a badly typed procedure
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Question:
     result: MatchResult
     aspects: list[str]
     also: tuple[str, str] | None = None  # a second question: (entry id, aspect)
+    guide: bool = False  # the message (any clause of it) asks to be guided through submitting online
 
 
 async def respond(ctx: Context, router: Router) -> list[Reply]:
@@ -47,6 +49,7 @@ async def respond(ctx: Context, router: Router) -> list[Reply]:
         if replies is not None:
             return replies
     q = _question(ctx, text)
+    q.guide = q.guide or ctx.kb.matcher.match(text).wants_guide if len(text) < 500 else q.guide
     result = q.result
     best = result.matches[0] if result.matches else None
     ctx.session.log_question(  # written with the session at the end of the turn
@@ -102,45 +105,53 @@ def _wrong(ctx: Context) -> Reply:
 # --- long and composite messages ------------------------------------------------------------------
 
 def _question(ctx: Context, text: str) -> Question:
-    """The question of a message: the whole text, or in a long one the sentence(s) that ask something."""
+    """The question of a message: the whole text, or in a long or composite one the clause(s) that ask.
+
+    Narrative around the question (a wedding envelope, the weather at harvest) is read and left
+    aside; a status or complaint message stays one when no clause asks about a procedure; two
+    clauses naming two procedures give the first as the answer and the second as a choice.
+    """
     matcher = ctx.kb.matcher
-    parts = dialogue.sentences(text)
     whole = matcher.match(text)
-    if len(parts) <= 1 or whole.intent in ("status", "complaint"):
+    parts = dialogue.clauses(text)
+    if len(parts) <= 1:
         return Question(text, whole, dialogue.aspects(text))
-    scored: list[tuple[int, str, MatchResult]] = []
-    for i, part in enumerate(parts):
-        r = matcher.match(part)
-        if r.intent == "procedure" and r.matches:
-            scored.append((i, part, r))
-        elif r.intent in ("status", "complaint") and not scored:
-            return Question(part, r, dialogue.aspects(part))
+    results = [(i, part, matcher.match(part)) for i, part in enumerate(parts)]
+    scored = [x for x in results if x[2].intent == "procedure" and x[2].matches]
+    answered = [x for x in scored if x[2].decision == "answer"]
+    asking = any(dialogue.asks(part) for _, part, _ in answered)
+    if whole.intent == "status" or (whole.intent == "complaint" and not asking):
+        return Question(text, whole, [])
+    for wanted in ("status", "complaint"):
+        flow = next((r for _, _, r in results if r.intent == wanted), None)
+        if flow is not None and (wanted == "status" or not asking):
+            return Question(text, flow, [])
     if not scored:
         return Question(text, whole, dialogue.aspects(text))
-    strong = [s for s in scored if s[2].decision == "answer" and s[2].matches[0].score >= STRONG_SENTENCE]
+    strong = [x for x in answered if x[2].matches[0].score >= STRONG_SENTENCE and dialogue.asks(x[1])]
     distinct: list[tuple[int, str, MatchResult]] = []
-    for s in strong:
-        if all(s[2].matches[0].id != d[2].matches[0].id for d in distinct):
-            distinct.append(s)
+    for x in strong:
+        if all(x[2].matches[0].id != d[2].matches[0].id for d in distinct):
+            distinct.append(x)
     if len(distinct) >= 2:
         first, second = distinct[0], distinct[1]
     else:
-        first = max(scored, key=lambda s: (s[2].decision == "answer", s[2].matches[0].score))
+        first = max(scored, key=lambda x: (dialogue.asks(x[1]), not dialogue.is_purpose(x[1]),
+                                           x[2].decision == "answer", x[2].matches[0].score))
         second = None
     i, part, r = first
-    # aspects: in the chosen sentence, or in a following sentence that names nothing else ("Lệ phí bao nhiêu?")
     asp = dialogue.aspects(part)
-    if not asp:
-        named_later = {s[0] for s in scored}
-        for later in parts[i + 1:]:
-            j = parts.index(later)
-            if j not in named_later or j == i:
-                asp = dialogue.aspects(later)
+    if not asp:  # "…khai sinh cho thằng bé. Vậy bà phải mang theo những giấy tờ gì?" / "cần gì để làm hộ chiếu"
+        named_elsewhere = {x[0] for x in answered if x[0] != i}
+        for j in sorted(range(len(parts)), key=lambda j: (not dialogue.asks(parts[j]), abs(j - i))):
+            if j != i and j not in named_elsewhere:
+                asp = dialogue.aspects(parts[j])
                 if asp:
                     break
     also = None
     if second is not None:
-        also_asp = dialogue.aspects(second[1])
+        also_part = second[1]
+        also_asp = [] if dialogue.is_general(also_part) else dialogue.aspects(also_part)
         also = (second[2].matches[0].id, also_asp[0] if also_asp else "")
     return Question(part, r, asp, also)
 
@@ -160,7 +171,7 @@ def _topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
     if not topic:
         return [], "none"
     found = matcher.search(topic, 5)
-    return found, matcher.decide(found)
+    return _prefer_exact(matcher, topic, found), matcher.decide(_prefer_exact(matcher, topic, found))
 
 
 async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
@@ -168,7 +179,7 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     result = q.result
     if result.limit:
         return _unknown(ctx, q)  # a topic this assistant does not cover: say where to ask
-    if result.wants_guide:
+    if result.wants_guide or q.guide:
         return await _guide_request(ctx, q, router)
     matcher = ctx.kb.matcher
     focus = get_focus(ctx)
@@ -189,8 +200,6 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
             entry_id = focus.entry_id
         elif named_decision == "ask" and dialogue.is_followup(q.text) and named[0].score >= Matcher.ANSWER_THRESHOLD:
             entry_id = named[0].id  # "còn làm căn cước cho bé thì sao": the best of the names given
-        elif named_decision == "ask" and aspects:
-            ask_ids = [c.id for c in named[:3]]
         elif aspects or (dialogue.is_followup(q.text) and named_decision == "none" and result.decision != "answer"):
             entry_id = focus.entry_id
     if not entry_id and not ask_ids:
@@ -198,17 +207,18 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
             return [_which_procedure(ctx, aspects[0])]  # "lệ phí bao nhiêu?" with nothing in focus
         if result.decision == "answer" and result.matches:
             entry_id = result.matches[0].id
+        elif named_decision == "answer" and not _only_aspect(q.text):
+            entry_id = named[0].id  # "khai tử làm ở đâu": the aspect words blurred the whole question
         elif result.decision == "ask" and result.matches:
             ask_ids = [m.id for m in result.matches]
-        elif named_decision in ("answer", "ask") and named and not _only_aspect(q.text):
-            if named_decision == "answer":
-                entry_id = named[0].id
-            else:
-                ask_ids = [c.id for c in named[:3]]
+        elif named_decision == "ask" and not _only_aspect(q.text):
+            ask_ids = [c.id for c in named[:3]]
     if ask_ids:
         return [_did_you_mean(ctx, ask_ids, aspects[0] if aspects else "")]
     if not entry_id:
         return _unknown(ctx, q)
+    if q.aspects and entry_id != (focus.entry_id if focus else "") and dialogue.aspects(q.text):
+        aspects = _aspects_besides_name(ctx, entry_id, q.text)  # "hỗ trợ mai táng phí" asks no fee
     aspect = aspects[0] if aspects else ""
     if aspect and (focus is None or entry_id != focus.entry_id) and dialogue.is_general(q.text):
         aspect = ""  # "lý lịch tư pháp thì cần gì", "muốn ly hôn thì làm sao": the whole card
@@ -219,8 +229,38 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     return [_entry_reply(ctx, entry_id, aspect)]
 
 
+def _aspects_besides_name(ctx: Context, entry_id: str, text: str) -> list[str]:
+    """Aspects asked, not counting words that are part of the entry's own name or aliases."""
+    entry = ctx.kb.entries[entry_id]
+    rest = f" {dialogue.folded(text)} "
+    for name in sorted((entry.name, *entry.aliases), key=len, reverse=True):
+        folded_name = dialogue.folded(name)
+        if not folded_name or f" {folded_name} " not in rest:
+            continue
+        core = dialogue.topic_text(name)
+        if core != folded_name and ctx.kb.matcher.is_alias(entry_id, core):
+            continue  # "xin lý lịch tư pháp online": "online" is asked, the alias only carries it
+        rest = rest.replace(f" {folded_name} ", " ")
+    return dialogue.aspects(rest) if rest.strip() != dialogue.folded(text) else dialogue.aspects(text)
+
+
 def _score_of(found: list[Candidate], entry_id: str) -> float:
     return next((c.score for c in found if c.id == entry_id), 0.0)
+
+
+def _prefer_exact(matcher: Matcher, topic: str, found: list[Candidate]) -> list[Candidate]:
+    """Close candidates, one of which is called exactly what was typed ("khai tử" beside "liên thông khai
+    tử …"): that one comes first, clearly ahead."""
+    if len(found) < 2 or matcher.decide(found) != "ask" or found[0].score < Matcher.ASK_THRESHOLD:
+        return found
+    exact = [c for c in found[:3] if matcher.is_alias(c.id, topic)]
+    if len(exact) != 1:
+        return found
+    best = exact[0]
+    top = max(found[0].score, best.score)
+    rest = [c for c in found if c.id != best.id]
+    lifted = Candidate(best.id, round(min(1.0, max(top, Matcher.ANSWER_THRESHOLD) + Matcher.ASK_MARGIN), 4))
+    return [lifted, *rest]
 
 
 def _only_aspect(text: str) -> bool:
@@ -232,7 +272,8 @@ def _only_aspect(text: str) -> bool:
 _FILLER = frozenset(dialogue.folded(
     "bao nhiêu không có phải được mất hết làm thì là ạ à ơi vậy nhỉ hả thế nào sao gì nào chưa rồi xong "
     "cho hỏi xin tôi em mình anh chị bạn cần phải nộp đi nữa còn cái này đó với và hay cũng ấy kia thủ tục "
-    "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày").split())
+    "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày bố mẹ cha má con cháu ông bà vợ chồng bé "
+    "nội ngoại người nhà").split())
 
 
 def _entry_reply(ctx: Context, entry_id: str, aspect: str) -> Reply:
@@ -281,9 +322,9 @@ def _unknown(ctx: Context, q: Question) -> list[Reply]:
 
 
 def _looks_unrelated(ctx: Context, q: Question) -> bool:
-    """No word of the question is known to the knowledge base at all."""
+    """Hardly a word of the question is known to the knowledge base."""
     found = ctx.kb.matcher.search(q.text, 1)
-    return not found
+    return not found or found[0].score < UNRELATED_SCORE
 
 
 # --- "guide me" requests -------------------------------------------------------------------------
@@ -294,7 +335,7 @@ async def _guide_request(ctx: Context, q: Question, router: Router) -> list[Repl
     start = ctx.services.extras.get("guide")
     topic = dialogue.guide_topic(q.text)
     found = [c for c in matcher.search(topic, 8) if ctx.kb.procedure(c.id) is not None] if topic else []
-    found = [c for c in found if c.score >= Matcher.ASK_THRESHOLD]
+    found = _prefer_exact(matcher, topic, [c for c in found if c.score >= Matcher.ASK_THRESHOLD])
     if found and start is not None:
         clear = len(found) == 1 or found[0].score - found[1].score >= Matcher.ASK_MARGIN
         if clear and found[0].score >= Matcher.ANSWER_THRESHOLD:
@@ -322,7 +363,7 @@ async def _status(ctx: Context, router: Router, q: Question) -> list[Reply]:
     if q.result.dossier_code:
         return await handler(ctx, q.result)
     found = ctx.kb.matcher.search(q.text, 2)
-    named = found[0] if found and ctx.kb.matcher.decide(found) == "answer" else None
+    named = found[0] if found and ctx.kb.matcher.decide(found) != "none" else None
     replies = await handler(ctx, q.result)
     if named is not None and isinstance(ctx.kb.entries.get(named.id), Procedure):
         set_focus(ctx, named.id)

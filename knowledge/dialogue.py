@@ -30,7 +30,11 @@ def _accented(items: list[str]) -> list[str]:
 
 
 def _alternation(items: list[str], accented: bool = False, min_words: int = 1) -> re.Pattern[str]:
-    phrases = _accented(items) if accented else _phrases(items)
+    if accented:
+        phrases = _accented(items)
+    else:  # one marked syllable folds to several words ("đâu" is also "dầu", "đầu"): only longer phrases
+        ambiguous = {fold(str(p)) for p in items if len(str(p).split()) == 1 and fold(str(p)) != str(p).lower()}
+        phrases = [p for p in _phrases(items) if p not in ambiguous or min_words == 0]
     phrases = [p for p in phrases if len(p.split()) >= min_words] or ["\x00"]
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases) + r")(?!\w)")
 
@@ -85,6 +89,8 @@ class Lexicon:
     families: dict[str, frozenset[str]]  # folded phrases
     accented: dict[str, frozenset[str]]  # the same phrases with their diacritics ("dừng" is not "đúng")
     politeness: frozenset[str]
+    polite_accented: frozenset[str]  # the same words with their diacritics
+    polite_plain: frozenset[str]  # those whose folded form is not another word's ("can": cần or căn)
     aspects: dict[str, Phrases]
     priority: tuple[str, ...]
     followup: Phrases
@@ -107,6 +113,9 @@ class Lexicon:
             families=families,
             accented=accented,
             politeness=frozenset(_phrases(data.get("politeness") or [])),
+            polite_accented=frozenset(_accented(data.get("politeness") or [])),
+            polite_plain=frozenset(fold(str(p)) for p in data.get("politeness") or []
+                                   if " " in str(p) or fold(str(p)) == str(p).lower() or str(p) in _SAFE_FOLDED),
             aspects=aspects,
             priority=priority + tuple(a for a in aspects if a not in priority),
             followup=Phrases.of(data.get("followup_words") or [], careful=True),
@@ -125,6 +134,10 @@ def lexicon(path: Path | None = None) -> Lexicon:
 def folded(text: str) -> str:
     """``fold(expand(text))``: lower case, no diacritics, teencode expanded, single spaces."""
     return fold(expand(text[:2000]))
+
+
+# Politeness words whose folded form is no other common word: safe to drop from unaccented text.
+_SAFE_FOLDED = {"dạ", "ạ", "ơi", "nhé", "nhá", "nhỉ", "hả", "rứa", "giùm", "dùm", "tôi", "giúp"}
 
 
 def _strip_politeness(words: list[str], polite: frozenset[str]) -> list[str]:
@@ -158,7 +171,7 @@ def families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
     words = f.split()
     core = " ".join(_strip_politeness(words, polite))
     if not core:
-        return frozenset({"ack"}) if "ack" in lex.families else frozenset()  # "dạ", "dạ ạ"
+        return frozenset({"ack", "yes"})  # "dạ", "dạ ạ": yes to a question, an acknowledgement otherwise
     accented_words = normalize(expand(text[:FAMILY_MAX_CHARS * 2])).split()
     if len(accented_words) == len(words) and any(has_marks(w) for w in accented_words):
         kept = [a for a, w in zip(accented_words, words) if w in set(core.split())]
@@ -169,6 +182,8 @@ def families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
             return frozenset(found)
     found = {n for n, ph in lex.families.items() if f in ph or core in ph}
     if not found:
+        found = _covered(core.split(), lex)  # "ừ đúng rồi" = "ừ" + "đúng rồi": yes
+    if not found:
         # "ok cảm ơn em", "vâng cảm ơn nhé": thanks, when the rest is yes/ack words
         for p in sorted(lex.families.get("thanks", ()), key=len, reverse=True):
             if len(p) > 4 and re.search(rf"\b{re.escape(p)}\b", core):
@@ -177,6 +192,23 @@ def families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
                     found = {"thanks"}
                 break
     return frozenset(found)
+
+
+def _covered(words: list[str], lex: Lexicon) -> set[str]:
+    """Families shared by every phrase of a message made only of everyday phrases ("ừ đúng rồi" -> yes)."""
+    shared: set[str] | None = None
+    i = 0
+    while i < len(words):
+        for size in range(min(4, len(words) - i), 0, -1):
+            phrase = " ".join(words[i:i + size])
+            fams = {n for n, ph in lex.families.items() if phrase in ph}
+            if fams:
+                shared = fams if shared is None else shared & fams
+                i += size
+                break
+        else:
+            return set()
+    return shared or set()
 
 
 def mentions(text: str, family: str, lex: Lexicon | None = None) -> bool:
@@ -221,14 +253,23 @@ def topic_text(text: str, lex: Lexicon | None = None) -> str:
     for phrases in lex.aspects.values():
         t = phrases.sub(t)
     t = lex.followup.sub(t)
-    return " ".join(t.plain().split())
+    return _without_politeness(t, lex)
+
+
+def _without_politeness(t: Text, lex: Lexicon) -> str:
+    """The folded text without politeness words, compared with their diacritics when typed with them
+    ("cần" is politeness here, "căn" of "căn cước" is not); typed without, only unambiguous ones."""
+    if t.marked:
+        words = _strip_politeness(t.value.split(), lex.polite_accented)
+        return " ".join(fold(w) for w in words)
+    return " ".join(_strip_politeness(t.value.split(), lex.polite_plain))
 
 
 def guide_topic(text: str, lex: Lexicon | None = None) -> str:
     """A "guide me" request without its guide words: the procedure to guide, if named."""
     lex = lex or lexicon()
     t = lex.followup.sub(lex.guide.sub(Text.of(text)))
-    return " ".join(t.plain().split())
+    return _without_politeness(t, lex)
 
 
 _SENTENCE = re.compile(r"(?<=[.?!;…\n])\s*|\s*(?:\n)\s*")
@@ -253,6 +294,38 @@ def sentences(text: str, max_chars: int = 400) -> list[str]:
     return out
 
 
-__all__ = ["ASPECTS", "Lexicon", "Phrases", "Text", "aspects", "families", "folded", "guide_topic", "is_followup",
+_CLAUSE = re.compile(r"\s*[,;]\s*|\s+(?:với lại|với cả|voi lai|voi ca|xong rồi|xong roi|ngoài ra|ngoai ra)\s+"
+                     r"|\s+(?=để (?:còn|làm|xin|nộp|được|đi|lấy|có)\b)", re.IGNORECASE)
+
+
+def clauses(text: str) -> list[str]:
+    """The sentences of a message, each cut at commas and joining words ("…, với lại …") into clauses."""
+    out: list[str] = []
+    for sentence in sentences(text):
+        for part in _CLAUSE.split(sentence):
+            part = part.strip()
+            if not part or not _WORDS.search(part):
+                continue
+            if out and len(part.split()) < 2:
+                out[-1] = f"{out[-1]} {part}"
+            else:
+                out.append(part)
+    return out
+
+
+_QUESTION_END = re.compile(r"\b(?:khong|chua|gi|nao|sao|dau|bao nhieu|bao lau|the nao|ra sao|duoc khong|a)\s*$")
+
+
+def is_purpose(text: str) -> bool:
+    """A clause that only says what something is for ("để còn làm thẻ bảo hiểm"): not the question."""
+    return text.lower().startswith("để ")
+
+
+def asks(text: str) -> bool:
+    """Whether a sentence asks something (a question mark, an aspect, or a question word at its end)."""
+    return text.rstrip().endswith("?") or bool(aspects(text)) or bool(_QUESTION_END.search(folded(text)))
+
+
+__all__ = ["asks", "clauses", "is_purpose", "ASPECTS", "Lexicon", "Phrases", "Text", "aspects", "families", "folded", "guide_topic", "is_followup",
            "is_general", "lexicon", "mentions", "sentences",
            "topic_text"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.dialogue import Phrases, Text
 from knowledge.normalize import fold
 
 INTENTS_FILE = Path(__file__).parent / "data" / "intents.yaml"
@@ -68,8 +69,10 @@ class IntentRules:
     complaint_framing: re.Pattern[str]
     complaint_wish: re.Pattern[str]
     misconduct: re.Pattern[str]
+    misconduct_marked: Phrases  # the same with diacritics: "đổi tiền" is not "đòi tiền"
     official: re.Pattern[str]
     bad_conduct: re.Pattern[str]
+    bad_conduct_marked: Phrases
     help_strong: dict[str, re.Pattern[str]]
     help_weak: dict[str, re.Pattern[str]]
     filler: frozenset[str]
@@ -104,8 +107,10 @@ def load_rules(path: Path | None = None) -> IntentRules:
         complaint_framing=re.compile(_alt(co["framing"]) + r"\s+(?:\w+\s+){0,2}?" + _alt(co["words"])),
         complaint_wish=re.compile(_alt(co["wish"]) + r"\s+(?:\w+\s+){0,3}?" + _alt(co["words"])),
         misconduct=_compile(co["misconduct"]),
+        misconduct_marked=Phrases.of(co["misconduct"]),
         official=_compile(co["official"]),
         bad_conduct=_compile(co["bad_conduct"]),
+        bad_conduct_marked=Phrases.of(co["bad_conduct"]),
         help_strong={k: _compile(v) for k, v in he["strong"].items()},
         help_weak={k: _compile(v) for k, v in he["weak"].items()},
         filler=frozenset(w for p in he["filler"] for w in fold(p).split()),
@@ -127,11 +132,12 @@ class Intent:
     wants_guide: bool = False
 
 
-def is_complaint(folded: str, rules: IntentRules) -> bool:
+def is_complaint(folded: str, rules: IntentRules, text: str = "") -> bool:
     """Complaints, feedback and reports about officials; not questions *about* complaint procedures."""
-    if rules.misconduct.search(folded):
+    if rules.misconduct.search(folded) and (not text or rules.misconduct_marked.search(Text.of(text))):
         return True
-    if rules.official.search(folded) and rules.bad_conduct.search(folded):
+    if rules.official.search(folded) and rules.bad_conduct.search(folded) and (
+            not text or rules.bad_conduct_marked.search(Text.of(text))):
         return True
     if not rules.complaint_word.search(folded):
         return False
@@ -184,7 +190,7 @@ def classify(text: str, folded: str, rules: IntentRules | None = None) -> Intent
         return Intent("status", dossier_code=code)
     if not folded.strip():
         return Intent("unknown")
-    if is_complaint(folded, rules):
+    if is_complaint(folded, rules, text):
         return Intent("complaint")
     if is_status(folded, rules):
         return Intent("status")

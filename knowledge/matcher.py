@@ -35,7 +35,7 @@ STOPWORDS = frozenset(normalize_tokens(
     "và hay hoặc có không được chưa rồi gì nào thế như những các nhé nha nhá vậy ở đâu đã đang sẽ "
     "muốn cần phải bị này kia đó nếu khi để cũng nên vẫn còn thôi luôn cùng tại từ trong "
     "theo về nhau ai làm đi ra vào bây giờ hiện nay hôm thưa dạ vâng nhỉ hả hở chứ "
-    "mấy nhiều ít rất quá lắm biết cách nhờ ok"
+    "mấy nhiều ít rất quá lắm biết cách nhờ ok cái thằng chiếc sớm giùm dùm"
 ))
 # Typed without diacritics, only these are surely stopwords ("con" may be còn or con, "tu" từ or tử).
 _STOP_FOLDED = frozenset((
@@ -495,6 +495,19 @@ class Matcher:
         if looks_out_of_scope(folded, load_rules()):
             ranked = [Candidate(c.id, round(c.score * OUT_OF_SCOPE_FACTOR, 4)) for c in ranked]
         return ranked
+
+    def is_alias(self, entry_id: str, text: str) -> bool:
+        """Whether ``text`` is, word for word, the name or an alias of the entry (content words, folded)."""
+        _, folded = _analyze(self.abbreviations, text)
+        key = " ".join(t for t in folded if t not in PEOPLE_WORDS)  # "khai tử cho bố" is "khai tử"
+        idx = self._doc_index().get(entry_id)
+        return bool(key) and idx is not None and key in self.docs[idx].aliases
+
+    def _doc_index(self) -> dict[str, int]:
+        index = self.__dict__.get("_by_id")
+        if index is None:
+            index = self.__dict__["_by_id"] = {d.id: i for i, d in enumerate(self.docs)}
+        return index
 
     def decide(self, ranked: list[Candidate]) -> str:
         """answer / ask / none from the calibrated scores."""
