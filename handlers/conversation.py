@@ -8,8 +8,6 @@ took. The language data (word families, aspects, guide phrases) lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from handlers import cards, core
 from handlers.context import Context
 from handlers.focus import Focus, clear_focus, get_focus, set_focus
@@ -21,23 +19,12 @@ from knowledge.intent import looks_out_of_scope
 from knowledge.limits import get_limit
 from knowledge.matcher import Candidate, Matcher, MatchResult
 from knowledge.schema import Procedure
+from knowledge.understanding import Question, named_topic, prefer_exact, read_question
 
 ALTS_KEY = "alts"  # other candidates of the last answer, for "sai rồi"
 PENDING_KEY = "pending_aspect"  # an aspect asked before the procedure was named
-STRONG_SENTENCE = 0.5  # a clause that asks and names a procedure this clearly is a question of its own
 LABEL_MAX = 60
 UNRELATED_SCORE = 0.2  # below this best score a question is about something else, not a badly typed procedure
-
-
-@dataclass
-class Question:
-    """What one message asks, after long and composite messages are reduced to their question."""
-
-    text: str  # the sentence (or whole message) to answer
-    result: MatchResult
-    aspects: list[str]
-    also: tuple[str, str] | None = None  # a second question: (entry id, aspect)
-    guide: bool = False  # the message (any clause of it) asks to be guided through submitting online
 
 
 async def respond(ctx: Context, router: Router) -> list[Reply]:
@@ -48,8 +35,7 @@ async def respond(ctx: Context, router: Router) -> list[Reply]:
         replies = await _everyday(ctx, fam)
         if replies is not None:
             return replies
-    q = _question(ctx, text)
-    q.guide = q.guide or ctx.kb.matcher.match(text).wants_guide if len(text) < 500 else q.guide
+    q = read_question(ctx.kb.matcher, text)
     result = q.result
     best = result.matches[0] if result.matches else None
     ctx.session.log_question(  # written with the session at the end of the turn
@@ -104,58 +90,6 @@ def _wrong(ctx: Context) -> Reply:
 
 # --- long and composite messages ------------------------------------------------------------------
 
-def _question(ctx: Context, text: str) -> Question:
-    """The question of a message: the whole text, or in a long or composite one the clause(s) that ask.
-
-    Narrative around the question (a wedding envelope, the weather at harvest) is read and left
-    aside; a status or complaint message stays one when no clause asks about a procedure; two
-    clauses naming two procedures give the first as the answer and the second as a choice.
-    """
-    matcher = ctx.kb.matcher
-    whole = matcher.match(text)
-    parts = dialogue.clauses(text)
-    if len(parts) <= 1:
-        return Question(text, whole, dialogue.aspects(text))
-    results = [(i, part, matcher.match(part)) for i, part in enumerate(parts)]
-    scored = [x for x in results if x[2].intent == "procedure" and x[2].matches]
-    answered = [x for x in scored if x[2].decision == "answer"]
-    asking = any(dialogue.asks(part) for _, part, _ in answered)
-    if whole.intent == "status" or (whole.intent == "complaint" and not asking):
-        return Question(text, whole, [])
-    for wanted in ("status", "complaint"):
-        flow = next((r for _, _, r in results if r.intent == wanted), None)
-        if flow is not None and (wanted == "status" or not asking):
-            return Question(text, flow, [])
-    if not scored:
-        return Question(text, whole, dialogue.aspects(text))
-    strong = [x for x in answered if x[2].matches[0].score >= STRONG_SENTENCE and dialogue.asks(x[1])]
-    distinct: list[tuple[int, str, MatchResult]] = []
-    for x in strong:
-        if all(x[2].matches[0].id != d[2].matches[0].id for d in distinct):
-            distinct.append(x)
-    if len(distinct) >= 2:
-        first, second = distinct[0], distinct[1]
-    else:
-        first = max(scored, key=lambda x: (dialogue.asks(x[1]), not dialogue.is_purpose(x[1]),
-                                           x[2].decision == "answer", x[2].matches[0].score))
-        second = None
-    i, part, r = first
-    asp = dialogue.aspects(part)
-    if not asp:  # "…khai sinh cho thằng bé. Vậy bà phải mang theo những giấy tờ gì?" / "cần gì để làm hộ chiếu"
-        named_elsewhere = {x[0] for x in answered if x[0] != i}
-        for j in sorted(range(len(parts)), key=lambda j: (not dialogue.asks(parts[j]), abs(j - i))):
-            if j != i and j not in named_elsewhere:
-                asp = dialogue.aspects(parts[j])
-                if asp:
-                    break
-    also = None
-    if second is not None:
-        also_part = second[1]
-        also_asp = [] if dialogue.is_general(also_part) else dialogue.aspects(also_part)
-        also = (second[2].matches[0].id, also_asp[0] if also_asp else "")
-    return Question(part, r, asp, also)
-
-
 def _also_reply(ctx: Context, also: tuple[str, str]) -> Reply:
     entry_id, aspect = also
     entry = ctx.kb.entries[entry_id]
@@ -164,15 +98,6 @@ def _also_reply(ctx: Context, also: tuple[str, str]) -> Reply:
 
 
 # --- questions ---------------------------------------------------------------------------------
-
-def _topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
-    """Candidates for the procedure the message names (aspect and follow-up words removed), and a decision."""
-    topic = dialogue.topic_text(text)
-    if not topic:
-        return [], "none"
-    found = matcher.search(topic, 5)
-    return _prefer_exact(matcher, topic, found), matcher.decide(_prefer_exact(matcher, topic, found))
-
 
 async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     """A knowledge question: pick the entry (the one named, or the one in focus) and answer the aspect asked."""
@@ -185,7 +110,10 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     focus = get_focus(ctx)
     pending = ctx.session.data.pop(PENDING_KEY, "") if not q.aspects else ""
     aspects = q.aspects or ([pending] if pending in dialogue.ASPECTS else [])
-    named, named_decision = _topic(matcher, q.text)
+    named: list[Candidate] = []
+    named_decision = "none"
+    if focus is not None or result.decision != "answer":  # is a procedure named apart from the aspect words?
+        named, named_decision = named_topic(matcher, q.text)
     entry_id = ""
     ask_ids: list[str] = []
     if focus is not None:
@@ -246,21 +174,6 @@ def _aspects_besides_name(ctx: Context, entry_id: str, text: str) -> list[str]:
 
 def _score_of(found: list[Candidate], entry_id: str) -> float:
     return next((c.score for c in found if c.id == entry_id), 0.0)
-
-
-def _prefer_exact(matcher: Matcher, topic: str, found: list[Candidate]) -> list[Candidate]:
-    """Close candidates, one of which is called exactly what was typed ("khai tử" beside "liên thông khai
-    tử …"): that one comes first, clearly ahead."""
-    if len(found) < 2 or matcher.decide(found) != "ask" or found[0].score < Matcher.ASK_THRESHOLD:
-        return found
-    exact = [c for c in found[:3] if matcher.is_alias(c.id, topic)]
-    if len(exact) != 1:
-        return found
-    best = exact[0]
-    top = max(found[0].score, best.score)
-    rest = [c for c in found if c.id != best.id]
-    lifted = Candidate(best.id, round(min(1.0, max(top, Matcher.ANSWER_THRESHOLD) + Matcher.ASK_MARGIN), 4))
-    return [lifted, *rest]
 
 
 def _only_aspect(text: str) -> bool:
@@ -335,7 +248,7 @@ async def _guide_request(ctx: Context, q: Question, router: Router) -> list[Repl
     start = ctx.services.extras.get("guide")
     topic = dialogue.guide_topic(q.text)
     found = [c for c in matcher.search(topic, 8) if ctx.kb.procedure(c.id) is not None] if topic else []
-    found = _prefer_exact(matcher, topic, [c for c in found if c.score >= Matcher.ASK_THRESHOLD])
+    found = prefer_exact(matcher, topic, [c for c in found if c.score >= Matcher.ASK_THRESHOLD])
     if found and start is not None:
         clear = len(found) == 1 or found[0].score - found[1].score >= Matcher.ASK_MARGIN
         if clear and found[0].score >= Matcher.ANSWER_THRESHOLD:

@@ -33,7 +33,9 @@ def _alternation(items: list[str], accented: bool = False, min_words: int = 1) -
     if accented:
         phrases = _accented(items)
     else:  # one marked syllable folds to several words ("đâu" is also "dầu", "đầu"): only longer phrases
-        ambiguous = {fold(str(p)) for p in items if len(str(p).split()) == 1 and fold(str(p)) != str(p).lower()}
+        written_plain = {str(p).lower() for p in items if fold(str(p)) == str(p).lower()}  # listed as typed so
+        ambiguous = {fold(str(p)) for p in items
+                     if len(str(p).split()) == 1 and fold(str(p)) != str(p).lower()} - written_plain
         phrases = [p for p in _phrases(items) if p not in ambiguous or min_words == 0]
     phrases = [p for p in phrases if len(p.split()) >= min_words] or ["\x00"]
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases) + r")(?!\w)")
@@ -51,8 +53,11 @@ class Phrases:
     accented: re.Pattern[str]
 
     @classmethod
-    def of(cls, items: list[str], careful: bool = False) -> "Phrases":
-        return cls(_alternation(items, min_words=2 if careful else 1), _alternation(items, accented=True))
+    def of(cls, items: list[str], careful: bool = False, loose: bool = False) -> "Phrases":
+        """``careful``: without diacritics only phrases of two words or more; ``loose``: also marked single
+        syllables ("đường" as "duong"), for lists that only count together with another."""
+        words = 2 if careful else 0 if loose else 1
+        return cls(_alternation(items, min_words=words), _alternation(items, accented=True))
 
     def pattern(self, text: Text) -> re.Pattern[str]:
         return self.accented if text.marked else self.folded
@@ -72,6 +77,7 @@ class Text:
     marked: bool
 
     @classmethod
+    @lru_cache(maxsize=4096)
     def of(cls, text: str) -> "Text":
         tokens = normalize(expand(text[:2000])).split()
         typed = normalize(text[:2000]).split()

@@ -68,6 +68,8 @@ class IntentRules:
     complaint_word: re.Pattern[str]
     complaint_framing: re.Pattern[str]
     complaint_wish: re.Pattern[str]
+    problem_subject: Phrases
+    problem_state: Phrases
     misconduct: re.Pattern[str]
     misconduct_marked: Phrases  # the same with diacritics: "đổi tiền" is not "đòi tiền"
     official: re.Pattern[str]
@@ -106,6 +108,8 @@ def load_rules(path: Path | None = None) -> IntentRules:
         complaint_word=_compile(co["words"]),
         complaint_framing=re.compile(_alt(co["framing"]) + r"\s+(?:\w+\s+){0,2}?" + _alt(co["words"])),
         complaint_wish=re.compile(_alt(co["wish"]) + r"\s+(?:\w+\s+){0,3}?" + _alt(co["words"])),
+        problem_subject=Phrases.of(co.get("problem_subject") or []),
+        problem_state=Phrases.of(co.get("problem_state") or []),
         misconduct=_compile(co["misconduct"]),
         misconduct_marked=Phrases.of(co["misconduct"]),
         official=_compile(co["official"]),
@@ -136,6 +140,8 @@ def is_complaint(folded: str, rules: IntentRules, text: str = "") -> bool:
     """Complaints, feedback and reports about officials; not questions *about* complaint procedures."""
     if rules.misconduct.search(folded) and (not text or rules.misconduct_marked.search(Text.of(text))):
         return True
+    if text and _public_problem(text, rules):
+        return True
     if rules.official.search(folded) and rules.bad_conduct.search(folded) and (
             not text or rules.bad_conduct_marked.search(Text.of(text))):
         return True
@@ -144,6 +150,12 @@ def is_complaint(folded: str, rules: IntentRules, text: str = "") -> bool:
     if rules.complaint_wish.search(folded):
         return True
     return not rules.complaint_framing.search(folded)
+
+
+def _public_problem(text: str, rules: IntentRules) -> bool:
+    """Something public broken or a nuisance ("đèn đường hư cả tuần rồi"), told rather than asked about."""
+    t = Text.of(text)
+    return bool(rules.problem_subject.search(t) and rules.problem_state.search(t))
 
 
 def is_status(folded: str, rules: IntentRules) -> bool:

@@ -13,7 +13,7 @@ import math
 import re
 from array import array
 from bisect import bisect_left
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -55,9 +55,11 @@ ASPECT_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
 ))
 # Family words say who the paper is for ("cho cháu nội", "bố đẻ"), rarely which procedure it is.
 PEOPLE_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
-    "cháu nội ngoại ông bà bố mẹ cha má ba đẻ ruột vợ chồng bé cụ"
+    "cháu nội ngoại ông bà bố mẹ cha má ba đẻ ruột vợ chồng bé cụ bác chú cô dì cậu mợ thím"
 ))
-ASPECT_WORDS = ASPECT_WORDS | PEOPLE_WORDS
+# Spans of time ("sinh được 3 tháng", "quá hạn 2 năm") say when, rarely which procedure.
+TIME_WORDS = frozenset(fold_token(t) for t in normalize_tokens("tháng tuần năm hôm"))  # (not "chiều": hộ chiếu)
+ASPECT_WORDS = ASPECT_WORDS | PEOPLE_WORDS | TIME_WORDS
 ASPECT_WEIGHT = 0.35
 
 # Field weights (term frequency multipliers, BM25F style).
@@ -76,6 +78,7 @@ OUT_OF_SCOPE_FACTOR = 0.6  # score multiplier when the text looks like prices, w
 ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for tie-breaks)
 RERANK_DEPTH = 10
 PHASE2_DEPTH = 30
+MEMO_SIZE = 256  # recent match/search results kept (results are immutable; the index never changes)
 COMMON_DF_SHARE = 0.04     # terms in more docs than this only score existing candidates
 
 
@@ -224,6 +227,8 @@ class Matcher:
     # per doc: for each alias, its (term, weight) pairs and their total; filled on first use
     _alias_terms: dict[int, list[tuple[frozenset[str], list[tuple[str, float]], float]]] = field(
         default_factory=dict, repr=False)
+    # recent results (the conversation reads one message several ways: whole, clauses, name apart)
+    _memo: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     # --- build ----------------------------------------------------------------------
 
@@ -485,8 +490,33 @@ class Matcher:
         k = bisect_left(docs, doc)
         return weights[k] if k < len(docs) and docs[k] == doc else 0.0
 
+    def forget(self) -> None:
+        """Drop the memo of recent results (benchmarks measure each message from cold)."""
+        self._memo.clear()
+
+    def _remember(self, key: tuple, value: object) -> None:
+        self._memo[key] = value
+        if len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+
+    def leading(self, text: str) -> str | None:
+        """The entry a text leans to by its words alone (BM25, no re-ranking): a cheap first look."""
+        q = self._query(text)
+        if not q.terms:
+            return None
+        scores = self._retrieve(q)
+        return self.docs[max(scores, key=scores.__getitem__)].id if scores else None
+
     def search(self, text: str, limit: int = 3) -> list[Candidate]:
         """Retrieval only (no intent rules): best entries with scores in 0..1."""
+        key = ("search", text, limit)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._search(text, limit)
+            self._remember(key, hit)
+        return list(hit)  # type: ignore[call-overload]
+
+    def _search(self, text: str, limit: int) -> list[Candidate]:
         q = self._query(text)
         if not q.terms:
             return []
@@ -521,7 +551,14 @@ class Matcher:
 
     def match(self, text: str, limit: int = 3) -> MatchResult:
         """Intent, then (for knowledge questions) the best entries and a decision."""
-        text = text or ""
+        key = ("match", text or "", limit)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._match(text or "", limit)
+            self._remember(key, hit)
+        return hit  # type: ignore[return-value]
+
+    def _match(self, text: str, limit: int) -> MatchResult:
         tokens = self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS]))
         folded = " ".join(fold_token(t) for t in tokens)
         intent = classify(text, folded, load_rules())
