@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from handlers.texts import common as T
 from handlers.types import Reply
 
@@ -61,3 +63,25 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest:
         parts.append(rest)
     return [p for p in parts if p]
+
+
+_UNSAFE = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C}
+
+
+def clean_incoming(text: str) -> str:
+    """A user's text as the core may read, store and echo it: no NUL or other control characters
+    (ANSI escape sequences lose their ESC), no bidirectional overrides; line breaks and tabs kept."""
+    if not text or text.isprintable():
+        return text
+    return "".join(ch for ch in text if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ord(ch) not in _UNSAFE))
+
+
+def clean_payload(value: object) -> object:
+    """A webhook's JSON with NUL characters removed from every string (PostgreSQL rejects them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {clean_payload(k): clean_payload(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_payload(v) for v in value]
+    return value

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.config import Settings, load_settings
+from bot.render import clean_payload
 from bot.task_pool import PoolFull, TaskPool
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Runtime:
     telegram: Any = None  # python-telegram-bot Application without an updater
     zalo: Any = None  # ZaloClient
     pool: TaskPool = field(default_factory=TaskPool)
+    health_probe: Any = None  # the running /healthz database probe (asyncio.Future)
 
 
 def secret_ok(given: str | None, expected: str) -> bool:
@@ -106,7 +108,8 @@ async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], 
     recorded = False
     if incoming.update_key:
         try:
-            recorded = await store.inbox_record(incoming.channel, incoming.update_key, key, payload)
+            recorded = await store.inbox_record(incoming.channel, incoming.update_key, key,
+                                                clean_payload(payload))  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - not saved: the platform must deliver it again
             log.warning("could not record an update (%s); asking the platform to retry", type(exc).__name__)
             return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
@@ -190,15 +193,31 @@ async def zalo_webhook(request: Request) -> JSONResponse:
     return await _accept(rt, lambda: handle_incoming(rt.dispatcher, rt.zalo, incoming), incoming, update)
 
 
+HEALTH_WAIT = 2.0  # seconds /healthz waits for the database before saying it does not answer
+
+
+async def _store_health(store: Any) -> str:
+    """"ok", "unreachable" (no connection), "read-only" (writes fail) or "busy" (no answer in time)."""
+    if not await store.ping():
+        return "unreachable"
+    return "ok" if await store.probe_write() else "read-only"
+
+
 async def healthz(request: Request) -> JSONResponse:
     rt = _runtime(request)
     services = rt.dispatcher.services
-    store_ok = await services.store.ping()
+    # One probe at a time, never cancelled (a cancelled SQLite call would leave its connection busy);
+    # /healthz answers within HEALTH_WAIT seconds whatever the database does.
+    if rt.health_probe is None or rt.health_probe.done():
+        rt.health_probe = asyncio.ensure_future(_store_health(services.store))
+    done, _ = await asyncio.wait({rt.health_probe}, timeout=HEALTH_WAIT)
+    store_state = rt.health_probe.result() if done else "busy"
+    store_ok = store_state == "ok"
     entries = len(services.kb)
     healthy = store_ok and entries > 0
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "store": "ok" if store_ok else "unreachable",
+        "store": store_state,
         "knowledge": {"entries": entries, "problems": len(services.kb.problems)},
         "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None},
         "background": {"pending": len(rt.pool), "failures": rt.pool.failures,

@@ -19,7 +19,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.config import Settings
 from bot.outbox_worker import send_held
-from bot.render import split_text
+from bot.render import clean_incoming, split_text
 from bot.telegram_request import AiohttpRequest
 from handlers.dispatcher import Dispatcher
 from handlers.types import Incoming, Reply
@@ -56,11 +56,11 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
     query = data.get("callback_query")
     if isinstance(query, dict):
         user = query.get("from")
-        if not isinstance(user, dict) or "id" not in user:
+        if not isinstance(user, dict) or not _is_id(user.get("id")):
             return None
         message = query.get("message")
         chat = message.get("chat") if isinstance(message, dict) else None
-        chat = chat if isinstance(chat, dict) and "id" in chat else None
+        chat = chat if isinstance(chat, dict) and _is_id(chat.get("id")) else None
         return Incoming(CHANNEL, str(user["id"]), str(chat["id"] if chat else user["id"]), "action",
                         action=str(query.get("data") or ""), display_name=_full_name(user), update_key=key, seq=seq,
                         chat_type="private" if chat is None or chat.get("type") == "private" else "group")
@@ -68,14 +68,20 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
     if not isinstance(msg, dict):
         return None
     user, chat = msg.get("from"), msg.get("chat")
-    if not isinstance(user, dict) or "id" not in user or not isinstance(chat, dict) or "id" not in chat:
-        return None
+    if not isinstance(user, dict) or not _is_id(user.get("id")) or not isinstance(chat, dict) \
+            or not _is_id(chat.get("id")):
+        return None  # no sender, or ids that are not numbers (from.id null, a list, a string...)
+    if any(msg.get(k) for k in SERVICE_KEYS):  # (PTB's to_dict() gives absent flags as False)
+        return None  # joins, leaves, pins, title changes...: nothing a person said to the bot
     base: dict[str, Any] = dict(
         channel=CHANNEL, user_id=str(user["id"]), chat_id=str(chat["id"]), display_name=_full_name(user),
         update_key=key, seq=seq, chat_type="private" if chat.get("type") == "private" else "group",
     )
     text = msg.get("text")
+    if base["chat_type"] == "group" and not isinstance(text, str):
+        return None  # photos, stickers and the like in groups (agency chats) are chatter, not for the bot
     if isinstance(text, str):
+        text = clean_incoming(text)
         command = _command(text, msg.get("entities"))
         if command:
             parts = text.split(None, 1)
@@ -87,7 +93,7 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
     if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
         caption = msg.get("caption")
         return Incoming(kind="photo", photo_url=f"tg-file:{photo[-1]['file_id']}",
-                        text=caption if isinstance(caption, str) else "", **base)
+                        text=clean_incoming(caption) if isinstance(caption, str) else "", **base)
     if msg.get("sticker") is not None:
         return Incoming(kind="sticker", **base)
     return Incoming(kind="other", **base)
@@ -95,7 +101,24 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
 
 def _full_name(user: dict[str, Any]) -> str:
     first, last = str(user.get("first_name") or ""), str(user.get("last_name") or "")
-    return f"{first} {last}" if last else first
+    return clean_incoming(f"{first} {last}" if last else first)
+
+
+def _is_id(value: Any) -> bool:
+    """A Telegram user or chat id: an integer (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Service messages (Bot API "Message" fields): the bot receives them in groups even in privacy mode.
+SERVICE_KEYS = frozenset({
+    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
+    "group_chat_created", "supergroup_chat_created", "channel_chat_created", "message_auto_delete_timer_changed",
+    "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message", "users_shared", "chat_shared",
+    "write_access_allowed", "proximity_alert_triggered", "boost_added", "chat_background_set",
+    "forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened",
+    "general_forum_topic_hidden", "general_forum_topic_unhidden", "video_chat_scheduled", "video_chat_started",
+    "video_chat_ended", "video_chat_participants_invited", "giveaway_created", "connected_website",
+})
 
 
 def _command(text: str, entities: Any) -> str:

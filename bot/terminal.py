@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import TextIO
 
-from bot.render import render_all
+from bot.render import clean_incoming, render_all
 from handlers.dispatcher import Dispatcher
 from handlers.types import Incoming, Reply
 
@@ -16,7 +16,7 @@ CHANNEL = "terminal"
 
 def to_incoming(line: str, user_id: str) -> Incoming:
     """A typed line: '/start' and friends are commands, anything else is text."""
-    text = line.rstrip("\r\n")
+    text = clean_incoming(line.rstrip("\r\n"))
     stripped = text.strip()
     if stripped.startswith("/") and len(stripped) > 1 and stripped[1:].split()[0].isalpha():
         name, _, args = stripped[1:].partition(" ")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
 from bot.outbox_worker import send_held
-from bot.render import render_all, render_plain, split_text
+from bot.render import clean_incoming, render_all, render_plain, split_text
 from bot.task_pool import TaskPool
 from bot.zalo_client import ZaloClient, ZaloError
 from handlers.dispatcher import CHOICES_KEY, Dispatcher
@@ -64,6 +64,8 @@ def to_incoming(body: Any) -> Incoming | None:
         return None
     sender = msg.get("from") if isinstance(msg.get("from"), dict) else {}
     chat = msg.get("chat") if isinstance(msg.get("chat"), dict) else {}
+    if not _id_ok(sender.get("id")) or not _id_ok(chat.get("id")):
+        return None  # ids given as objects, lists, booleans or very long strings
     user_id = _str(sender.get("id")) or _str(chat.get("id"))
     chat_id = _str(chat.get("id")) or user_id
     if not user_id:
@@ -71,21 +73,25 @@ def to_incoming(body: Any) -> Incoming | None:
     event = str(update.get("event_name") or "")
     chat_type = "group" if str(chat.get("chat_type") or "").upper() == "GROUP" else "private"
     base: dict[str, Any] = dict(channel=CHANNEL, user_id=user_id, chat_id=chat_id, update_key=update_key(update),
-                                display_name=str(sender.get("display_name") or sender.get("name") or ""),
+                                display_name=clean_incoming(str(sender.get("display_name") or sender.get("name")
+                                                                or "")),
                                 chat_type=chat_type, seq=_seq(msg.get("date")))
     text = msg.get("text")
     if event == EVENT_TEXT or (not event and isinstance(text, str)):
-        text = text if isinstance(text, str) else ""
+        text = clean_incoming(text) if isinstance(text, str) else ""
         command = _command(text)
         if command:
             parts = text.split(None, 1)
             return Incoming(kind="command", text=command, args=parts[1].strip() if len(parts) > 1 else "", **base)
         return Incoming(kind="text", text=text, **base)
+    if chat_type == "group":
+        return None  # images, stickers and other events in groups (agency chats) are not for the bot
     if event == EVENT_IMAGE:
         url = _photo_url(msg)
         caption = msg.get("caption")
         if url:
-            return Incoming(kind="photo", photo_url=url, text=caption if isinstance(caption, str) else "", **base)
+            return Incoming(kind="photo", photo_url=url, text=clean_incoming(caption) if isinstance(caption, str) else "",
+                            **base)
         return Incoming(kind="other", **base)
     if event == EVENT_STICKER:
         return Incoming(kind="sticker", **base)
@@ -94,6 +100,15 @@ def to_incoming(body: Any) -> Incoming | None:
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _id_ok(value: Any) -> bool:
+    """Absent, or a string or integer id of a sane length."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return False
+    return 0 < len(str(value)) <= 64
 
 
 def _seq(date: Any) -> int | None:

@@ -242,7 +242,8 @@ class ComplaintOps:
             return "limit" if c.reopen_count >= MAX_REOPEN else None
 
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
-            return self.cards(c, T.CARD_REOPENED, [T.CARD_REOPEN_REASON.format(reason=reason)])
+            # The citizen's reason is quoted like the description: no line of it can pass for a card line.
+            return self.cards(c, T.CARD_REOPENED, [T.CARD_REOPEN_REASON_QUOTED, quoted(reason)])
 
         return await self.repo.change(
             cid, expect=("answered", "closed"), check=check, kind="reopened", actor="citizen", note=reason,

@@ -88,6 +88,18 @@ class Store:
         except Exception:  # noqa: BLE001 - health check reports, never raises
             return False
 
+    async def probe_write(self) -> bool:
+        """A real write (a row inserted and deleted in one transaction): False if the database refuses it."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(self.sql.record_update, {"channel": "healthz", "update_key": self.worker_id,
+                                                            "created_at": self.now()})
+                await conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.channel == "healthz",
+                                                                 ProcessedUpdate.update_key == self.worker_id))
+            return True
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            return False
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -227,3 +227,4 @@ STALE_STEP = (
 )
 DETOUR = "↩️ Phản ánh anh/chị đang soạn vẫn được giữ nguyên. Gõ \"Tiếp\" để làm tiếp ạ."
 BTN_GO_ON = "Tiếp"
+CARD_REOPEN_REASON_QUOTED = "Người dân cho biết chưa được giải quyết, lý do:"
