@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import replace
 
 from handlers.context import Context, Services
 from handlers.focus import set_focus
@@ -27,6 +28,7 @@ from storage.dossiers import (
     EventView,
     Notice,
     normalize_dossier_code,
+    subscribed_key,
     vn_date,
 )
 
@@ -38,6 +40,7 @@ STATE_FACTOR = "dossier:factor"
 KEY_CODE = "dossier_code"
 LATE_JOB_INTERVAL = 900.0  # seconds between runs of the late-dossier job
 HISTORY_SHOWN = 3
+SUBSCRIBE_HOLD = 20.0  # seconds the outbox waits before delivering a confirmation the channel did not send
 
 
 async def setup(services: Services) -> None:
@@ -194,9 +197,19 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
         return ask_factor(ctx, code, prefix=T.NEED_VERIFY.format(code=code, n=ctx.settings.dossier_factor_digits))
     if verb == "view":
         return [await card(ctx, found)]
-    created = await dossiers.subscribe(code, user, ctx.session.channel, ctx.session.chat_id)
-    text = (T.SUBSCRIBED if created else T.ALREADY_SUBSCRIBED).format(code=code)
-    return [Reply.make(text, [[Button(T.BTN_UNSUBSCRIBE, f"dossier:unsub:{code}")], _menu_row()])]
+    rows = [[Button(T.BTN_UNSUBSCRIBE, f"dossier:unsub:{code}")], _menu_row()]
+    # Where the outbox can deliver on this channel, the confirmation is durable: a held copy is queued
+    # with the subscription and the channel sends it directly (see Reply.durable).
+    durable = ctx.session.channel in ctx.services.extras.get("senders", {})
+    confirm = (T.SUBSCRIBED.format(code=code), [[{"label": b.label, "action": b.action} for b in row] for row in rows],
+               SUBSCRIBE_HOLD) if durable else None
+    created = await dossiers.subscribe(code, user, ctx.session.channel, ctx.session.chat_id, confirm=confirm)
+    reply = Reply.make((T.SUBSCRIBED if created else T.ALREADY_SUBSCRIBED).format(code=code), rows)
+    if created and durable:
+        sub_id = await dossiers.subscription_id(code, user)
+        if sub_id is not None:
+            reply = replace(reply, durable=subscribed_key(sub_id))
+    return [reply]
 
 
 # --- rendering -----------------------------------------------------------------------------

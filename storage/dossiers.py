@@ -274,6 +274,11 @@ def _needs_alert(previous: str, marker: str) -> bool:
 # --- the repository --------------------------------------------------------------------
 
 
+def subscribed_key(subscription_id: int) -> str:
+    """The outbox dedup key of the held confirmation of a dossier subscription."""
+    return f"dossier-sub:{subscription_id}:confirm"
+
+
 class DossierStore:
     """Async access to the dossier tables, on the core ``Store`` (same database, same clock)."""
 
@@ -417,8 +422,13 @@ class DossierStore:
 
     # --- subscriptions --------------------------------------------------------
 
-    async def subscribe(self, code: str, user_id: int, channel: str, chat_id: str) -> bool:
-        """Subscribe a user to a dossier's changes; False if already subscribed (chat updated)."""
+    async def subscribe(self, code: str, user_id: int, channel: str, chat_id: str,
+                        confirm: tuple[str, list[list[dict[str, str]]], float] | None = None) -> bool:
+        """Subscribe a user to a dossier's changes; False if already subscribed (chat updated).
+
+        ``confirm`` = (text, buttons, hold): a held outbox copy of the confirmation, queued in the same
+        transaction as a new subscription (key ``subscribed_key``), for the channel to send directly.
+        """
         try:
             async with self.store.sessions.begin() as db:
                 row = await self._row(db, code)
@@ -430,11 +440,23 @@ class DossierStore:
                 if existing is not None:
                     existing.channel, existing.chat_id = channel, chat_id
                     return False
-                db.add(DossierSubscription(dossier_id=row.id, user_id=user_id, channel=channel, chat_id=chat_id,
-                                           created_at=self.now()))
+                sub = DossierSubscription(dossier_id=row.id, user_id=user_id, channel=channel, chat_id=chat_id,
+                                          created_at=self.now())
+                db.add(sub)
+                if confirm is not None:
+                    await db.flush()
+                    text, buttons, hold = confirm
+                    self.store.enqueue(db, dedup_key=subscribed_key(sub.id), channel=channel, chat_id=chat_id,
+                                       text=text, buttons=buttons, hold=hold)
                 return True
         except IntegrityError:
             return False
+
+    async def subscription_id(self, code: str, user_id: int) -> int | None:
+        async with self.store.sessions() as db:
+            q = (select(DossierSubscription.id).join(Dossier, Dossier.id == DossierSubscription.dossier_id)
+                 .where(Dossier.code == code, DossierSubscription.user_id == user_id))
+            return (await db.execute(q)).scalar()
 
     async def unsubscribe(self, code: str, user_id: int) -> bool:
         async with self.store.sessions.begin() as db:

@@ -123,3 +123,31 @@ async def test_tracking_code_is_delivered_when_the_turn_dies_after_filing(
     assert codes_received(telegram) == [] and "trục trặc" in " ".join(s.text for s in seen)
     codes = await wait_codes(telegram, 1, 10)  # the held copy, from the outbox, after the hold
     assert len(codes) == 1 and await complaints(telegram) == codes
+
+
+DOSSIER_CSV = (
+    "code,procedure_id,agency_key,agency_name,applicant_name,phone,status,received_date,due_date,delivery_method\n"
+    "H21.22-250312-0005,khai-sinh,ubnd-p1,UBND phường Một,Nguyễn Văn An,0912345678,processing,"
+    "12/03/2025,14/03/2099,Trực tuyến\n"
+)
+
+
+@pytest.mark.slow
+async def test_subscription_confirmation_reaches_the_citizen_when_the_api_stays_down(
+        telegram: TelegramDriver, tmp_path: Path) -> None:
+    from bot.dossier_import import import_csv_command
+
+    path = tmp_path / "dossiers.csv"
+    path.write_text(DOSSIER_CSV, encoding="utf-8")
+    assert await import_csv_command(telegram.settings, path) == 0
+    await telegram.say("H21.22-250312-0005")
+    seen = await telegram.say("5678")
+    assert "Báo cho tôi khi có thay đổi" in seen[-1].labels
+    telegram.fake.fail_chats[str(CITIZEN)] = 4  # every direct attempt of the confirmation fails
+    assert await telegram.press("Báo cho tôi") == []
+    deadline = time.monotonic() + 15
+    while not any("đã bật thông báo" in s.text for s in telegram.fake.to(CITIZEN)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    confirmations = [s for s in telegram.fake.to(CITIZEN) if "đã bật thông báo" in s.text]
+    assert len(confirmations) == 1 and "Tắt thông báo" in " ".join(confirmations[0].labels)
