@@ -120,14 +120,20 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
         near = [c.id for c in named if c.score >= Matcher.ASK_THRESHOLD]
         if aspects and _only_aspect(q.text):
             entry_id = focus.entry_id  # "nộp hồ sơ ở đâu", "lệ phí bao nhiêu": about the procedure in focus
+        elif _about_result_of(ctx, focus.entry_id, q.text):
+            entry_id = focus.entry_id  # "khi nào nhận được giấy đăng ký xe mới" after the transfer card
         elif named_decision == "answer":
             entry_id = named[0].id
-            if focus.entry_id in near[:3] and named[0].score - _score_of(named, focus.entry_id) < Matcher.ASK_MARGIN:
+            exact = matcher.is_alias(named[0].id, dialogue.topic_text(q.text))
+            close = named[0].score - _score_of(named, focus.entry_id) < Matcher.ASK_MARGIN
+            if focus.entry_id in near[:3] and close and not exact:
                 entry_id = focus.entry_id  # "bằng lái mất mấy ngày" while on the licence card
+        elif (named_decision == "ask" and dialogue.is_followup(q.text) and named[0].id != focus.entry_id
+              and named[0].score >= Matcher.ANSWER_THRESHOLD
+              and named[0].score - _score_of(named, focus.entry_id) >= Matcher.ASK_MARGIN):
+            entry_id = named[0].id  # "vậy hộ kinh doanh thì sao": the best of the names given, not the focus
         elif focus.entry_id in near:
             entry_id = focus.entry_id
-        elif named_decision == "ask" and dialogue.is_followup(q.text) and named[0].score >= Matcher.ANSWER_THRESHOLD:
-            entry_id = named[0].id  # "còn làm căn cước cho bé thì sao": the best of the names given
         elif aspects or (dialogue.is_followup(q.text) and named_decision == "none" and result.decision != "answer"):
             entry_id = focus.entry_id
     if not entry_id and not ask_ids:
@@ -172,6 +178,16 @@ def _aspects_besides_name(ctx: Context, entry_id: str, text: str) -> list[str]:
     return dialogue.aspects(rest) if rest.strip() != dialogue.folded(text) else dialogue.aspects(text)
 
 
+def _about_result_of(ctx: Context, entry_id: str, text: str) -> bool:
+    """The message names the paper the procedure in focus gives ("giấy đăng ký xe" after "sang tên xe")."""
+    entry = ctx.kb.procedure(entry_id)
+    if entry is None or not dialogue.aspects(text):
+        return False
+    words = [w for w in dialogue.topic_text(text).split() if w not in _FILLER]
+    result = f" {dialogue.folded(entry.result)} "
+    return len(words) >= 2 and f" {' '.join(words)} " in result
+
+
 def _score_of(found: list[Candidate], entry_id: str) -> float:
     return next((c.score for c in found if c.id == entry_id), 0.0)
 
@@ -186,7 +202,7 @@ _FILLER = frozenset(dialogue.folded(
     "bao nhiêu không có phải được mất hết làm thì là ạ à ơi vậy nhỉ hả thế nào sao gì nào chưa rồi xong "
     "cho hỏi xin tôi em mình anh chị bạn cần phải nộp đi nữa còn cái này đó với và hay cũng ấy kia thủ tục "
     "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày bố mẹ cha má con cháu ông bà vợ chồng bé "
-    "nội ngoại người nhà").split())
+    "nội ngoại người nhà số tải mới cũ").split())
 
 
 def _entry_reply(ctx: Context, entry_id: str, aspect: str) -> Reply:

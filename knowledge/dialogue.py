@@ -99,6 +99,7 @@ class Lexicon:
     polite_plain: frozenset[str]  # those whose folded form is not another word's ("can": cần or căn)
     aspects: dict[str, Phrases]
     priority: tuple[str, ...]
+    settings: frozenset[str]
     followup: Phrases
     markers: Phrases
     guide: Phrases
@@ -124,6 +125,7 @@ class Lexicon:
                                    if " " in str(p) or fold(str(p)) == str(p).lower() or str(p) in _SAFE_FOLDED),
             aspects=aspects,
             priority=priority + tuple(a for a in aspects if a not in priority),
+            settings=frozenset(data.get("setting_aspects") or []),
             followup=Phrases.of(data.get("followup_words") or [], careful=True),
             markers=Phrases.of(data.get("followup_markers") or [], careful=True),
             guide=Phrases.of(data.get("guide_request") or []),
@@ -234,7 +236,10 @@ def aspects(text: str, lex: Lexicon | None = None) -> list[str]:
         m = phrases.search(t) if phrases is not None else None
         if m:
             hits.append((m.start(), rank, name))
-    return [name for _, _, name in sorted(hits)]
+    found = [name for _, _, name in sorted(hits)]
+    if len(found) > 1:  # "làm online có mất phí không": the fee is asked, online is the setting
+        found = [a for a in found if a not in lex.settings] + [a for a in found if a in lex.settings]
+    return found
 
 
 def is_general(text: str, lex: Lexicon | None = None) -> bool:
