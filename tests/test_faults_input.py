@@ -126,14 +126,15 @@ async def test_healthz_says_503_while_the_database_takes_no_writes(tmp_path: Pat
         url = f"http://127.0.0.1:{port}/healthz"
         async with httpx.AsyncClient(timeout=10) as http:
             assert (await http.get(url)).status_code == 200
-            other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-            other.execute("BEGIN EXCLUSIVE")  # another process holds the database: no write can happen
+            other = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+            # another connection holds the database: no write can happen (in a thread: the server shares this loop)
+            await asyncio.to_thread(other.execute, "BEGIN EXCLUSIVE")
             started = time.monotonic()
             locked = await http.get(url)
             took = time.monotonic() - started
             assert locked.status_code == 503 and locked.json()["store"] in ("busy", "read-only"), locked.json()
             assert took < HEALTH_WAIT + 1.5, f"/healthz took {took:.1f}s"  # answers, does not hang
-            other.execute("COMMIT")
+            await asyncio.to_thread(other.execute, "COMMIT")
             deadline = time.monotonic() + 10
             while (ok := await http.get(url)).status_code != 200 and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
