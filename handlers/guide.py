@@ -401,8 +401,8 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return await _do(ctx, "stuck", [], guide, prog)
     if fam & {"later", "cancel"}:
         return await _do(ctx, "stop", [], guide, prog)
-    if fam & {"yes", "ack"}:
-        return [render(guide, prog)]  # "dạ", "vâng" on a step: show it again with its choices
+    if fam & {"yes", "ack"}:  # "dạ", "vâng", "được" on a step: done, go on
+        return await _do(ctx, "finish" if prog.pos >= guide.last else "next", [pos], guide, prog)
     return None  # a question: the normal matching answers it, and the way back is added (see resume)
 
 

@@ -79,6 +79,8 @@ class IntentRules:
     help_weak: dict[str, re.Pattern[str]]
     filler: frozenset[str]
     guide: re.Pattern[str]
+    guide_teach: re.Pattern[str]
+    guide_online: re.Pattern[str]
     out_of_scope: re.Pattern[str]
 
 
@@ -119,6 +121,8 @@ def load_rules(path: Path | None = None) -> IntentRules:
         help_weak={k: _compile(v) for k, v in he["weak"].items()},
         filler=frozenset(w for p in he["filler"] for w in fold(p).split()),
         guide=_compile(data["guide"]),
+        guide_teach=_compile(data.get("guide_teach") or ["\x00"]),
+        guide_online=_compile(data.get("guide_online") or ["\x00"]),
         out_of_scope=_compile(data.get("out_of_scope") or ["\x00"]),
     )
 
@@ -209,4 +213,5 @@ def classify(text: str, folded: str, rules: IntentRules | None = None) -> Intent
     kind = help_kind(folded, rules)
     if kind:
         return Intent("help", help_kind=kind)
-    return Intent("procedure", wants_guide=bool(rules.guide.search(folded)))
+    teach_online = bool(rules.guide_teach.search(folded) and rules.guide_online.search(folded))
+    return Intent("procedure", wants_guide=bool(rules.guide.search(folded)) or teach_online)

@@ -516,15 +516,45 @@ class Matcher:
             self._remember(key, hit)
         return list(hit)  # type: ignore[call-overload]
 
-    def _search(self, text: str, limit: int) -> list[Candidate]:
+    def _search(self, text: str, limit: int, within: str = "") -> list[Candidate]:
         q = self._query(text)
         if not q.terms:
             return []
-        ranked = self._score(q, self._retrieve(q))[:limit]
+        if within:
+            scores = self._retrieve_within(q, within)
+        else:
+            scores = self._retrieve(q)
+            self._remember(("pool", text), sorted(scores, key=scores.__getitem__, reverse=True)[:PHASE2_DEPTH])
+        ranked = self._score(q, scores)[:limit]
         folded = " ".join(fold_token(t) for t in self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS])))
         if looks_out_of_scope(folded, load_rules()):
             ranked = [Candidate(c.id, round(c.score * OUT_OF_SCOPE_FACTOR, 4)) for c in ranked]
         return ranked
+
+    def search_within(self, text: str, wider: str, limit: int = 5) -> list[Candidate]:
+        """``search`` for a part of a message (its words a subset of ``wider``'s), among the best entries
+        for the whole message: one retrieval serves both ("lệ phí làm hộ chiếu" and "hộ chiếu")."""
+        key = ("within", text, wider, limit)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._search(text, limit, within=wider)
+            self._remember(key, hit)
+        return list(hit)  # type: ignore[call-overload]
+
+    def _retrieve_within(self, q: _Query, wider: str) -> dict[int, float]:
+        """BM25 scores of ``q`` over the wider text's best candidates only."""
+        key = ("pool", wider)
+        pool = self._memo.get(key)
+        if pool is None:
+            scores = self._retrieve(self._query(wider))
+            pool = sorted(scores, key=scores.__getitem__, reverse=True)[:PHASE2_DEPTH]
+            self._remember(key, pool)
+        out: dict[int, float] = {}
+        for doc in pool:  # type: ignore[union-attr]
+            s = sum(w * self._weight(t, doc) for t, w in q.terms.items())
+            if s > 0:
+                out[doc] = s
+        return out
 
     def is_alias(self, entry_id: str, text: str) -> bool:
         """Whether ``text`` is, word for word, the name or an alias of the entry (content words, folded)."""
@@ -549,16 +579,23 @@ class Matcher:
             return "ask"
         return "answer"
 
-    def match(self, text: str, limit: int = 3) -> MatchResult:
-        """Intent, then (for knowledge questions) the best entries and a decision."""
-        key = ("match", text or "", limit)
+    def match(self, text: str, limit: int = 3, within: str = "") -> MatchResult:
+        """Intent, then (for knowledge questions) the best entries and a decision.
+
+        ``within``: the text is a part of that longer message, whose best entries are searched again
+        for it instead of the whole index (the conversation reads long messages clause by clause).
+        """
+        key = ("match", text or "", limit, within)
         hit = self._memo.get(key)
         if hit is None:
-            hit = self._match(text or "", limit)
+            hit = self._match(text or "", limit, within)
             self._remember(key, hit)
         return hit  # type: ignore[return-value]
 
-    def _match(self, text: str, limit: int) -> MatchResult:
+    def _ranked(self, text: str, within: str) -> list[Candidate]:
+        return self.search_within(text, within, RERANK_DEPTH) if within else self.search(text, RERANK_DEPTH)
+
+    def _match(self, text: str, limit: int, within: str = "") -> MatchResult:
         tokens = self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS]))
         folded = " ".join(fold_token(t) for t in tokens)
         intent = classify(text, folded, load_rules())
@@ -567,9 +604,9 @@ class Matcher:
         found = find_limit(text)
         if found is not None:
             topic, rest = found
-            if topic.always or self.decide(self.search(rest, RERANK_DEPTH)) != "answer":  # nothing else named
+            if topic.always or self.decide(self._ranked(rest, within or text)) != "answer":  # nothing else named
                 return MatchResult(text, folded, "unknown", [], "none", wants_guide=intent.wants_guide, limit=topic.id)
-        ranked = self.search(text, RERANK_DEPTH)
+        ranked = self._ranked(text, within)
         decision = self.decide(ranked)
         if decision == "none":
             return MatchResult(text, folded, "unknown", [], "none", wants_guide=intent.wants_guide)

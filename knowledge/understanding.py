@@ -49,7 +49,8 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
         top = whole.matches[0].id
         if all(matcher.leading(part) in (top, None) for part in parts):
             return Question(text, whole, dialogue.aspects(text))
-    results = [(i, part, matcher.match(part)) for i, part in enumerate(parts)]
+    within = text if len(text) < SHORT_MESSAGE else ""  # a long story's best entries may miss the question's
+    results = [(i, part, matcher.match(part, within=within)) for i, part in enumerate(parts)]
     scored = [x for x in results if x[2].intent == "procedure" and x[2].matches]
     answered = [x for x in scored if x[2].decision == "answer"]
     asking = any(dialogue.asks(part) for _, part, _ in answered)
@@ -94,7 +95,7 @@ def named_topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
     topic = dialogue.topic_text(text)
     if not topic:
         return [], "none"
-    found = matcher.search(topic, 5)
+    found = matcher.search_within(topic, text, 5)  # the topic's words are the message's, fewer
     return prefer_exact(matcher, topic, found), matcher.decide(prefer_exact(matcher, topic, found))
 
 
