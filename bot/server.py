@@ -118,8 +118,7 @@ async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], 
                        lambda: rt.dispatcher.announce(incoming))
     except PoolFull:
         if recorded:
-            with contextlib.suppress(Exception):
-                await store.inbox_done(incoming.channel, incoming.update_key)
+            store.inbox_forget(incoming.channel, incoming.update_key)
         return _busy(rt)
     return JSONResponse(answer or {"ok": True})
 
@@ -134,14 +133,10 @@ async def _run_recorded(store: Any, coro: Coroutine[Any, Any, None], incoming: A
         raise
     except BaseException:
         if recorded:
-            with contextlib.suppress(Exception):
-                await store.inbox_done(incoming.channel, incoming.update_key)
+            store.inbox_forget(incoming.channel, incoming.update_key)
         raise
-    if recorded:
-        try:
-            await store.inbox_done(incoming.channel, incoming.update_key)
-        except Exception:  # noqa: BLE001 - worst case it is handled again and found a duplicate
-            log.warning("could not forget a handled update", exc_info=True)
+    if recorded:  # queued: written with the next batch of records, not a transaction of its own
+        store.inbox_forget(incoming.channel, incoming.update_key)
 
 
 async def _webhook_body(request: Request, channel: Any, name: str, header: str, secret: str) -> Any:
@@ -255,6 +250,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
                 inbox.cancel()
                 await rt.pool.drain(DRAIN_SECONDS)  # finish accepted updates while the outbox still runs
+                await rt.dispatcher.services.store.inbox.flush()
         finally:
             if inbox is not None:
                 inbox.cancel()
@@ -305,7 +301,7 @@ def _redo(rt: Runtime, row: Any) -> None:
     store = rt.dispatcher.services.store
     if incoming is None or handle is None:
         log.warning("a recorded %s update cannot be handled here; dropped", row.channel)
-        asyncio.ensure_future(store.inbox_done(row.channel, row.update_key))
+        store.inbox_forget(row.channel, row.update_key)
         return
     log.info("handling again an update whose worker died (%s)", row.channel)
     try:

@@ -7,6 +7,7 @@ Feature stores (dossiers, complaints, guides) take the same ``Store`` and use it
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import datetime as dt
 import os
@@ -28,6 +29,7 @@ from storage.turns import SessionState, Turn, TurnBatcher, TurnRequest, finish_m
 
 __all__ = ["LockTimeout", "OutboxItem", "SessionState", "Store", "Turn", "TurnRequest"]
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 HOST = socket.gethostname()[:24].replace(":", "-")
 INBOX_LEASE = 30.0  # seconds; a live worker renews its inbox rows every INBOX_LEASE / 3
@@ -52,6 +54,60 @@ class OutboxItem:
     in_doubt: bool = False  # a previous attempt was in flight when its worker died (see docs/complaints.md)
 
 
+class InboxBatcher:
+    """Writes the webhook records of the moment in one transaction: inserts (awaited, the ``200``
+    waits for them) and deletions (queued, not awaited), as ``TurnBatcher`` does for turns."""
+
+    MAX = 256
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self._adds: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._drops: list[dict[str, str]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def add(self, row: dict[str, Any]) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._adds.append((row, fut))
+        self._kick()
+        return await asyncio.shield(fut)
+
+    def drop(self, key: dict[str, str]) -> None:
+        self._drops.append(key)
+        self._kick()
+
+    async def flush(self) -> None:
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
+
+    def _kick(self) -> None:
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        sql = self.store.sql
+        while self._adds or self._drops:
+            drops, self._drops = self._drops[:self.MAX], self._drops[self.MAX:]
+            adds, self._adds = self._adds[:self.MAX], self._adds[self.MAX:]
+            try:
+                async with self.store.engine.begin() as conn:
+                    if drops:  # first: a redelivered copy recorded in the same batch stays recorded
+                        await conn.execute(sql.drop_inbox, drops)
+                    inserted: set[tuple[str, str]] = set()
+                    if adds:
+                        inserted = {(c, k) for c, k in await conn.execute(sql.record_inboxes, [r for r, _ in adds])}
+            except Exception as exc:  # noqa: BLE001 - each waiting webhook answers 503
+                for _, fut in adds:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                if drops:
+                    log.warning("could not forget %d handled update records", len(drops))
+                continue
+            for row, fut in adds:
+                if not fut.done():
+                    fut.set_result((row["channel"], row["update_key"]) in inserted)
+
+
 class Store:
     """Async access to the core tables."""
 
@@ -65,6 +121,7 @@ class Store:
         self.sql = TurnStatements(self.is_postgres)
         self.seen_resolution = SEEN_RESOLUTION
         self.turns = TurnBatcher(self)
+        self.inbox = InboxBatcher(self)
 
     @classmethod
     def from_url(cls, database_url: str, now: Clock = system_clock) -> "Store":
@@ -242,17 +299,24 @@ class Store:
     # --- webhook inbox: saved before acknowledged ------------------------------------
 
     async def inbox_record(self, channel: str, update_key: str, conversation: str, payload: dict[str, Any]) -> bool:
-        """Record a webhook update before answering the platform; False if it was recorded already."""
+        """Record a webhook update before answering the platform; False if it was recorded already.
+
+        The records of the webhook calls of the moment are written together, in one transaction
+        (``InboxBatcher``), with the deletions queued by ``inbox_forget``.
+        """
         now = self.now()
-        async with self.engine.begin() as conn:
-            res = await conn.execute(self.sql.record_inbox, {
-                "channel": channel, "update_key": update_key[:128], "conversation": conversation[:96],
-                "payload": payload, "owner": self.worker_id, "created_at": now,
-                "lease_until": now + dt.timedelta(seconds=INBOX_LEASE)})
-        return res.rowcount == 1
+        return await self.inbox.add({
+            "channel": channel, "update_key": update_key[:128], "conversation": conversation[:96],
+            "payload": payload, "owner": self.worker_id, "created_at": now,
+            "lease_until": now + dt.timedelta(seconds=INBOX_LEASE)})
+
+    def inbox_forget(self, channel: str, update_key: str) -> None:
+        """Forget a recorded update (a duplicate, refused or failed: nothing to redo), with the next
+        batch of records, without waiting. (A finished turn deleted its record with the session save.)"""
+        self.inbox.drop({"channel": channel, "update_key": update_key[:128]})
 
     async def inbox_done(self, channel: str, update_key: str) -> None:
-        """Forget a recorded update (handled, refused or failed: nothing to redo)."""
+        """Forget a recorded update now."""
         async with self.engine.begin() as conn:
             await conn.execute(self.sql.drop_inbox, {"channel": channel, "update_key": update_key[:128]})
 

@@ -38,6 +38,7 @@ class TurnStatements:
         self.drop_inbox = delete(_inbox).where(_inbox.c.channel == bindparam("channel"),
                                                _inbox.c.update_key == bindparam("update_key"))
         self.record_inbox = dialect_insert(_inbox).on_conflict_do_nothing()
+        self.record_inboxes = self.record_inbox.returning(_inbox.c.channel, _inbox.c.update_key)
 
         # pending rows: parameters conversation, seq, created_at
         self.add_pending = insert(_pending)

@@ -29,7 +29,9 @@ PUSHED_NAME, PUSHED_PHONE = "Chủ Hồ Sơ Trần Thị Lụa", "0911111111"
 
 
 def test_redact_unit_cases() -> None:
-    assert "<token>" in redact(f"Set Bot API URL: http://127.0.0.1:1/bot{TG_TOKEN}/sendMessage")
+    url = redact(f"Set Bot API URL: http://127.0.0.1:1/bot{TG_TOKEN}/sendMessage")
+    assert url.endswith(("/bot<token>/sendMessage", "/bot<secret>/sendMessage"))  # (registered by another test)
+    assert "<token>" in redact("http://x/bot987654:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ/getMe")
     assert redact(f"{PHONE} 091 234 5678 +84912345678 84912345678") == "<phone> <phone> <phone> <phone>"
     assert redact(f"so {CCCD}.") == "so <id-number>."
     assert redact("{'text': 'Tôi là A', \"first_name\": \"Bình\", 'chat_id': 5}") == \
