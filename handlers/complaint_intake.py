@@ -338,12 +338,14 @@ async def on_send(ctx: Context) -> list[Reply]:
         return expired()
     limit = ctx.settings.complaints_per_day
     o = ops(ctx)
-    if await o.filed_today(ctx.session.user_id) >= limit:
+    # The draft's key makes filing idempotent: if the process died after the complaint was stored but
+    # before this session was saved, pressing "Gửi" again finds that complaint instead of filing twice
+    # (and is not refused by the daily limit that this very complaint may have reached).
+    d.setdefault("key", secrets.token_hex(8))
+    already = await o.repo.by_idem_key(o.idem_key(ctx.session.user_id, d["key"]))
+    if already is None and await o.filed_today(ctx.session.user_id) >= limit:
         ctx.session.state = ""
         return [Reply.make(T.LIMIT_REACHED.format(n=limit), [[Button(T.BTN_MENU, "menu")]])]
-    # The draft's key makes filing idempotent: if the process died after the complaint was stored but
-    # before this session was saved, pressing "Gửi" again finds that complaint instead of filing twice.
-    d.setdefault("key", secrets.token_hex(8))
     channel, chat_id = ctx.incoming.channel, ctx.incoming.chat_id
     durable = channel in ctx.services.extras.get("senders", {})  # the outbox can deliver on this channel
     c, filed = await o.submit_once(user_id=ctx.session.user_id, channel=channel, chat_id=chat_id, draft=d,

@@ -175,6 +175,11 @@ class ComplaintOps:
     async def filed_today(self, user_id: int) -> int:
         return await self.repo.count_since(user_id, local_day_start(self.services.now()))
 
+    @staticmethod
+    def idem_key(user_id: int, draft_key: str) -> str:
+        """The idempotency key of a draft's filing (``complaints.idem_key``)."""
+        return f"{user_id}:{draft_key}"[:48]
+
     def submitted_text(self, c: Complaint) -> str:
         """The reply that gives the citizen the tracking code."""
         if not c.agency_key:
@@ -213,7 +218,7 @@ class ComplaintOps:
             place=draft.get("place", ""), description=clean_text(draft.get("description", ""), DESCRIPTION_MAX),
             photo_ref=draft.get("photo", "")[:256], contact_ok=contact_ok,
             phone=draft.get("phone", "") if contact_ok else "", agency_key=agency_key, route_rule=rule[:160],
-            due_at=self.due(now), idem_key=f"{user_id}:{draft['key']}"[:48] if draft.get("key") else None)
+            due_at=self.due(now), idem_key=self.idem_key(user_id, draft["key"]) if draft.get("key") else None)
         transfer_by = due_after(now, TRANSFER_WORKING_DAYS, self.holidays)
 
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:

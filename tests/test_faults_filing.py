@@ -61,3 +61,23 @@ async def test_racing_filings_with_one_key_store_one_complaint(telegram: Telegra
     other = await ops.submit_once(user_id=session.user_id, channel="telegram", chat_id="777",
                                   draft={**draft, "key": secrets.token_hex(8)})
     assert other[1] is True and other[0].id != results[0][0].id  # another draft is another complaint
+
+
+async def test_second_send_is_not_refused_by_the_daily_limit_its_own_filing_reached(
+        telegram: TelegramDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    telegram.dispatcher.services.settings = telegram.dispatcher.services.settings.model_copy(
+        update={"complaints_per_day": 1})
+    await walk_to_summary(telegram)
+    store = telegram.dispatcher.services.store
+    real_finish = store.turns.finish
+
+    async def crash_once(turn):  # noqa: ANN001
+        monkeypatch.setattr(store.turns, "finish", real_finish)
+        raise ConnectionError("injected")
+
+    monkeypatch.setattr(store.turns, "finish", crash_once)
+    await telegram.press("Gửi phản ánh")
+    filed = await complaints(telegram)
+    again = "\n".join(s.text for s in await telegram.press("Gửi phản ánh"))
+    assert "đã gửi rồi" in again and filed[0] in again and "tối đa" not in again
+    assert await complaints(telegram) == filed
