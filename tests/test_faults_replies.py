@@ -75,6 +75,23 @@ async def test_ordinary_reply_is_retried_after_502(telegram: TelegramDriver) -> 
     assert telegram.fake.fail_chats[str(CITIZEN)] == 0
 
 
+async def test_ordinary_reply_waits_out_a_429_of_its_own_chat_only(telegram: TelegramDriver) -> None:
+    telegram.fake.rate_limit_chats[str(CITIZEN)] = [1, 1]  # 429 retry_after=1, once
+    started = time.monotonic()
+
+    async def other_citizen() -> float:  # another citizen at the same moment: not paused by that 429
+        seen = await telegram.say_in(5002, "/start", 5002)
+        assert seen[0].text.startswith("Dạ, em chào anh/chị")
+        return time.monotonic() - started
+
+    other = asyncio.create_task(other_citizen())
+    seen = await telegram.say("/start")
+    took = time.monotonic() - started
+    assert seen and "Dạ, em chào anh/chị" in seen[0].text and 1.0 <= took < 4, took
+    assert await other < took - 0.3, (await other, took)
+    assert [m for m, p in telegram.fake.calls if m == "sendMessage" and str(p.get("chat_id")) == str(CITIZEN)]
+
+
 async def test_tracking_code_survives_one_502_at_the_moment_of_filing(telegram: TelegramDriver) -> None:
     await walk_to_summary(telegram)
     telegram.fake.fail_chats[str(CITIZEN)] = 1
