@@ -77,6 +77,8 @@ ALIAS_EXACT_SHARE = 0.85  # an alias that makes up this share of the question is
 OUT_OF_SCOPE_FACTOR = 0.6  # score multiplier when the text looks like prices, weather, sport...
 ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for tie-breaks)
 RERANK_DEPTH = 10
+POOL_DEPTH = 15  # a message's best entries (by BM25) among which its parts are searched again
+WITHIN_DEPTH = 3  # candidates re-ranked for a part of a message (the whole was re-ranked at RERANK_DEPTH)
 PHASE2_DEPTH = 30
 MEMO_SIZE = 256  # recent match/search results kept (results are immutable; the index never changes)
 COMMON_DF_SHARE = 0.04     # terms in more docs than this only score existing candidates
@@ -438,7 +440,7 @@ class Matcher:
                 best = max(best, hit / total * min(1.0, total / floor) * (0.7 + 0.3 * explained))
         return best
 
-    def _score(self, q: _Query, candidates: dict[int, float]) -> list[Candidate]:
+    def _score(self, q: _Query, candidates: dict[int, float], depth: int = RERANK_DEPTH) -> list[Candidate]:
         """Calibrated 0..1 scores for the best BM25 candidates.
 
         The score blends how much of the query the entry explains (syllables, then
@@ -452,7 +454,7 @@ class Matcher:
         bi_total = sum(bi.values())
         if uni_total <= 0:
             return []
-        top = sorted(candidates.items(), key=lambda kv: -kv[1])[:RERANK_DEPTH]
+        top = sorted(candidates.items(), key=lambda kv: -kv[1])[:depth]
         qset = set(q.terms)
         marked = [t for t in q.accented if has_marks(t)]
         out = []
@@ -470,7 +472,7 @@ class Matcher:
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
             alias = self._alias_score(idx, qset, uni_total + bi_total)
             fuzzy = 0.0
-            hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None)
+            hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None, score_cutoff=70)
             if hit:
                 fuzzy = max(0.0, (hit[1] / 100 - 0.7) / 0.3)
             accent = sum(bool(self._weight(ACCENT_PREFIX + t, idx)) for t in marked) / len(marked) if marked else 1.0
@@ -499,12 +501,12 @@ class Matcher:
         if len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
 
-    def leading(self, text: str) -> str | None:
+    def leading(self, text: str, within: str = "") -> str | None:
         """The entry a text leans to by its words alone (BM25, no re-ranking): a cheap first look."""
         q = self._query(text)
         if not q.terms:
             return None
-        scores = self._retrieve(q)
+        scores = self._retrieve_within(q, within) if within else self._retrieve(q)
         return self.docs[max(scores, key=scores.__getitem__)].id if scores else None
 
     def search(self, text: str, limit: int = 3) -> list[Candidate]:
@@ -520,12 +522,13 @@ class Matcher:
         q = self._query(text)
         if not q.terms:
             return []
-        if within:
+        if within:  # a part of a message already searched: its best entries, re-ranked fewer
             scores = self._retrieve_within(q, within)
+            ranked = self._score(q, scores, WITHIN_DEPTH)[:limit]
         else:
             scores = self._retrieve(q)
-            self._remember(("pool", text), sorted(scores, key=scores.__getitem__, reverse=True)[:PHASE2_DEPTH])
-        ranked = self._score(q, scores)[:limit]
+            self._remember(("pool", text), sorted(scores, key=scores.__getitem__, reverse=True)[:POOL_DEPTH])
+            ranked = self._score(q, scores)[:limit]
         folded = " ".join(fold_token(t) for t in self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS])))
         if looks_out_of_scope(folded, load_rules()):
             ranked = [Candidate(c.id, round(c.score * OUT_OF_SCOPE_FACTOR, 4)) for c in ranked]
@@ -547,7 +550,7 @@ class Matcher:
         pool = self._memo.get(key)
         if pool is None:
             scores = self._retrieve(self._query(wider))
-            pool = sorted(scores, key=scores.__getitem__, reverse=True)[:PHASE2_DEPTH]
+            pool = sorted(scores, key=scores.__getitem__, reverse=True)[:POOL_DEPTH]
             self._remember(key, pool)
         out: dict[int, float] = {}
         for doc in pool:  # type: ignore[union-attr]

@@ -47,7 +47,7 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     if whole.decision == "answer" and whole.matches and len(text) < SHORT_MESSAGE:
         # a short message whose every clause leans to the entry the whole names: one question
         top = whole.matches[0].id
-        if all(matcher.leading(part) in (top, None) for part in parts):
+        if all(matcher.leading(part, within=text) in (top, None) for part in parts):
             return Question(text, whole, dialogue.aspects(text))
     within = text if len(text) < SHORT_MESSAGE else ""  # a long story's best entries may miss the question's
     results = [(i, part, matcher.match(part, within=within)) for i, part in enumerate(parts)]
