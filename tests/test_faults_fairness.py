@@ -65,7 +65,7 @@ async def server(settings: Settings) -> AsyncIterator[tuple[str, FakeTelegram]]:
                                           "telegram_webhook_secret": SECRET, "telegram_rate_limit": 0,
                                           "rate_limit_per_minute": 20})
         app = create_app(cfg)
-        app.state.runtime.pool = TaskPool(max_pending=100)
+        app.state.runtime.pool = TaskPool(max_pending=100, max_per_key=20)
         port = free_port()
         srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         task = asyncio.create_task(srv.serve())
@@ -118,5 +118,5 @@ async def test_a_flooding_user_does_not_get_others_refused(server: tuple[str, Fa
     print(f"flood answers: 200={statuses['flood'].count(200)} 503={statuses['flood'].count(503)}; "
           f"others: 200={statuses['others'].count(200)} 503={refused_others}; other users' latency "
           f"p50={statistics.median(latencies):.3f}s max={max(latencies):.3f}s")
-    assert statuses["flood"].count(503) > 0  # the flood really overflowed the flooder's share
+    assert statuses["flood"].count(503) >= 300  # the flood really overflowed the flooder's share
     assert refused_others == 0 and len(latencies) == 30  # nobody else was refused; all were answered

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.telegram_channel as telegram_channel
 import handlers.complaint_ops as complaint_ops
 from bot.config import Settings, load_settings
 from tests.drivers import TelegramDriver
@@ -107,11 +108,12 @@ async def test_tracking_code_survives_one_502_at_the_moment_of_filing(telegram: 
 
 @pytest.mark.slow
 async def test_tracking_code_reaches_the_citizen_through_the_outbox_when_the_api_stays_down(
-        telegram: TelegramDriver) -> None:
+        telegram: TelegramDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_channel, "REPLY_RETRY_DELAYS", (0.1, 0.2, 0.3))  # shorter direct retries
     await walk_to_summary(telegram)
     telegram.fake.fail_chats[str(CITIZEN)] = 4  # all 4 direct attempts fail; the outbox delivers it
     started = time.monotonic()
-    await telegram.press("Gửi phản ánh")  # the direct reply gives up after about 3.5 s
+    await telegram.press("Gửi phản ánh")  # the direct reply gives up after its 4 attempts
     assert codes_received(telegram) == []
     codes = await wait_codes(telegram, 1, 20)
     took = time.monotonic() - started
@@ -151,7 +153,8 @@ DOSSIER_CSV = (
 
 @pytest.mark.slow
 async def test_subscription_confirmation_reaches_the_citizen_when_the_api_stays_down(
-        telegram: TelegramDriver, tmp_path: Path) -> None:
+        telegram: TelegramDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_channel, "REPLY_RETRY_DELAYS", (0.1, 0.2, 0.3))
     from bot.dossier_import import import_csv_command
 
     path = tmp_path / "dossiers.csv"
