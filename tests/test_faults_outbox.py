@@ -148,3 +148,29 @@ async def _due_now(store: Store) -> None:
 
     async with store.sessions.begin() as db:
         await db.execute(update(Outbox).values(next_attempt_at=store.now()))
+
+
+async def test_a_zalo_card_in_two_parts_is_not_sent_twice_when_part_two_fails(settings: Settings) -> None:
+    from bot.zalo_channel import ZaloSender, make_client
+    from tests.fake_zalo import TOKEN as ZALO_TOKEN, FakeZalo
+
+    store = Store.from_url(settings.database_url)
+    await store.create_schema()
+    async with FakeZalo() as zalo:
+        client = make_client(settings.model_copy(update={"zalo_bot_token": ZALO_TOKEN,
+                                                         "zalo_base_url": zalo.base_url}))
+        client.retry_delay = 0.01
+        try:
+            card = "\n".join(f"┃ dòng {i} của phần mô tả dài, người dân kể lại sự việc đã xảy ra" for i in range(60))
+            assert await store.enqueue_once(dedup_key="zparts:1", channel="zalo", chat_id="zalo-desk", text=card)
+            zalo.fail_sends = [200, 502, 502, 502, 502]  # part 1 accepted, part 2 fails (4 tries, the client's 3 retries)
+            senders = {"zalo": ZaloSender(client)}
+            assert await deliver_once(store, senders) == 0
+            assert len(zalo.to("zalo-desk")) == 1
+            await _due_now(store)
+            assert await deliver_once(store, senders) == 1
+            parts = [s.text for s in zalo.to("zalo-desk")]
+            assert len(parts) == 2 and parts[0] != parts[1] and "dòng 0 " in parts[0] and "dòng 59 " in parts[1]
+        finally:
+            await client.close()
+            await store.close()
