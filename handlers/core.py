@@ -88,7 +88,7 @@ async def on_help(ctx: Context, result: MatchResult) -> list[Reply]:
         return await handoff(ctx, "asked")
     if kind == "greeting":
         return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME))]
-    return [menu_reply()]
+    return [Reply.make(T.HELP, menu_buttons())]  # "bạn giúp được gì", "hướng dẫn sử dụng": say what em can do
 
 
 def unknown_replies(ctx: Context) -> list[Reply]:
