@@ -3,11 +3,14 @@
 Each agency authenticates with its own API key (header ``X-Api-Key``), from the YAML file
 ``DOSSIER_API_KEYS_FILE`` (agency key -> {name, api_key}) and/or ``DOSSIER_API_KEYS``
 ("agency:key,agency2:key2"). A change is idempotent on its ``change_id``; an agency may
-only change its own dossiers. The JSON body is documented in docs/dossiers.md.
+only change its own dossiers, and create new ones only under its ``prefixes`` (keys file; an
+agency without prefixes only codes under nobody's prefix). Who owns a new code is decided by
+one ``INSERT … ON CONFLICT DO NOTHING`` (``DossierStore.create``). The JSON body is documented
+in docs/dossiers.md.
 
 Answers: 200 ``{"ok": true, "duplicate": false}`` (applied), 200 ``{"ok": true, "duplicate": true}``
 (replayed change id), 201 (dossier created from an included ``dossier`` record), 401 wrong key,
-403 another agency's dossier, 404 unknown dossier, 413 body too large, 422 malformed body.
+403 another agency's dossier or a new code outside the agency's prefixes, 404 unknown dossier, 413 body too large, 422 malformed body.
 """
 
 from __future__ import annotations
@@ -51,9 +54,43 @@ class AgencyKey:
     key: str
     name: str
     api_key: str
+    prefixes: tuple[str, ...] = ()  # unit codes under which this agency may create new dossiers
 
 
-def _add(keys: dict[str, AgencyKey], key: str, name: str, api_key: str, where: str) -> None:
+_PREFIX = re.compile(r"^[A-Z0-9]{1,13}(?:\.[A-Z0-9]{1,13}){0,5}$")
+
+
+def _prefixes(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """The ``prefixes`` entry of a keys-file agency: a list (or one string) of unit codes like H21.22."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ConfigError(f"Configuration error: {where}: prefixes of {key!r} must be a list like [H21.22]")
+    found = []
+    for item in items:
+        prefix = str(item).strip().upper()
+        if not _PREFIX.match(prefix):
+            raise ConfigError(f"Configuration error: {where}: prefix {str(item)[:40]!r} of {key!r} is not a unit "
+                              "code (letters and digits separated by dots, e.g. H21.22 or 000.00.18.H21)")
+        found.append(prefix)
+    return tuple(dict.fromkeys(found))
+
+
+def code_under(code: str, prefix: str) -> bool:
+    """True if the canonical ``code`` lies under the unit code ``prefix`` (whole parts: H21.22 ≠ H21.221)."""
+    return code.startswith(prefix) and code[len(prefix):len(prefix) + 1] in ("-", ".")
+
+
+def may_create(keys: dict[str, AgencyKey], agency: AgencyKey, code: str) -> bool:
+    """An agency creates codes under its own prefixes; one without prefixes only codes nobody has claimed."""
+    if agency.prefixes:
+        return any(code_under(code, p) for p in agency.prefixes)
+    return not any(code_under(code, p) for other in keys.values() for p in other.prefixes)
+
+
+def _add(keys: dict[str, AgencyKey], key: str, name: str, api_key: str, where: str,
+         prefixes: tuple[str, ...] = ()) -> None:
     if not _AGENCY_KEY.match(key):
         raise ConfigError(f"Configuration error: {where}: agency key {key!r} must be letters, digits, . _ -")
     if len(api_key) < MIN_KEY_LENGTH:
@@ -62,7 +99,12 @@ def _add(keys: dict[str, AgencyKey], key: str, name: str, api_key: str, where: s
     others = [a.api_key for a in keys.values() if a.key != key]
     if any(hmac.compare_digest(api_key.encode(), other.encode()) for other in others):
         raise ConfigError(f"Configuration error: {where}: two agencies share one API key")
-    keys[key] = AgencyKey(key, name or key, api_key)
+    for other in keys.values():
+        shared = set(prefixes) & set(other.prefixes) if other.key != key else set()
+        if shared:
+            raise ConfigError(f"Configuration error: {where}: prefix {sorted(shared)[0]} is given to both "
+                              f"{other.key!r} and {key!r}")
+    keys[key] = AgencyKey(key, name or key, api_key, prefixes)
 
 
 def load_api_keys(settings: Any) -> dict[str, AgencyKey]:
@@ -80,7 +122,8 @@ def load_api_keys(settings: Any) -> dict[str, AgencyKey]:
         for key, entry in data.items():
             if not isinstance(entry, dict) or not isinstance(entry.get("api_key"), str):
                 raise ConfigError(f"Configuration error: {where}: {key!r} needs an api_key")
-            _add(keys, str(key), str(entry.get("name") or ""), entry["api_key"].strip(), where)
+            _add(keys, str(key), str(entry.get("name") or ""), entry["api_key"].strip(), where,
+                 _prefixes(entry.get("prefixes"), str(key), where))
     for item in (getattr(settings, "dossier_api_keys", "") or "").split(","):
         if not item.strip():
             continue
@@ -189,6 +232,9 @@ def dossier_routes(services: Any) -> list[Route]:
             return _json(422, ok=False, error=str(exc))
         result = await dossiers.apply_change(change, agency_key=agency.key)
         if result == "unknown" and isinstance(body.get("dossier"), dict):
+            if not may_create(keys, agency, change.code):
+                return _json(403, ok=False, error=f"dossier {change.code} is outside the code prefixes of "
+                                                  f"{agency.key}")
             return await _create(dossiers, agency, change, body["dossier"], factor_digits)
         log.info("dossier change from %s: %s", agency.key, result)
         if result == "unknown":
@@ -213,6 +259,15 @@ async def _create(dossiers: DossierStore, agency: AgencyKey, change: StatusChang
         rec = record_from_mapping(fields, factor_digits)
     except RecordError as exc:
         return _json(422, ok=False, error=f"dossier: {exc}")
-    outcome = await dossiers.upsert(rec, source="api")
+    outcome = await dossiers.create(rec, source="api")
     log.info("dossier created by %s: %s", agency.key, outcome)
-    return _json(201 if outcome == "new" else 200, ok=True, duplicate=False, created=outcome == "new", code=change.code)
+    if outcome == "new":
+        return _json(201, ok=True, duplicate=False, created=True, code=change.code)
+    if outcome == "forbidden":  # another agency created it first
+        return _json(403, ok=False, error=f"dossier {change.code} belongs to another agency")
+    # Created a moment ago by this same agency (a retried or parallel request): an ordinary change.
+    result = await dossiers.apply_change(change, agency_key=agency.key)
+    if result == "forbidden":
+        return _json(403, ok=False, error=f"dossier {change.code} belongs to another agency")
+    return _json(200, ok=True, duplicate=result == "duplicate", stale=result == "stale", created=False,
+                 code=change.code)

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.intent import find_dossier_code
 from knowledge.normalize import fold
 from storage.dossier_models import Dossier, DossierAttempt, DossierEvent, DossierSubscription
+from storage.db import is_postgres
 from storage.store import Store
 
 VN = dt.timezone(dt.timedelta(hours=7), "ICT")  # Vietnam time, for dates people type and read
@@ -340,6 +343,35 @@ class DossierStore:
         except IntegrityError:  # the same code created concurrently: update it instead
             async with self.store.sessions.begin() as db:
                 return await self._upsert(db, record, source, now)
+
+    async def create(self, record: DossierRecord, source: str = "api") -> str:
+        """Create a dossier for ``record.agency_key`` unless the code exists: "new", "exists" (same agency:
+        nothing written, the caller applies its change) or "forbidden" (another agency's code).
+
+        Ownership is decided by one statement: ``INSERT … ON CONFLICT (code) DO NOTHING``. Of two agencies
+        creating the same new code at the same moment exactly one inserts; the other then reads the owner.
+        """
+        now = self.now()
+        r = record
+        status_at = r.status_at or now
+        change_id = r.change_id or f"{source}:{_hash(r.status, r.status_note, r.due_at, status_at)}"
+        values = dict(code=r.code, procedure_id=r.procedure_id, procedure_name=r.procedure_name,
+                      agency_key=r.agency_key, agency_name=r.agency_name, applicant_name=r.applicant_name,
+                      phone_digits=r.phone_digits, status=r.status, status_note=r.status_note, status_at=status_at,
+                      received_at=r.received_at, due_at=r.due_at,
+                      result_at=r.result_at or (status_at if r.status in ("result_ready", "delivered") else None),
+                      delivery_method=r.delivery_method, citizen_alert="", agency_alert="", created_at=now,
+                      updated_at=now)
+        insert = pg_insert if is_postgres(self.store.engine) else sqlite_insert
+        stmt = insert(Dossier).values(**values).on_conflict_do_nothing(index_elements=["code"]).returning(Dossier.id)
+        async with self.store.sessions.begin() as db:
+            new_id = (await db.execute(stmt)).scalar()
+            if new_id is not None:
+                db.add(DossierEvent(dossier_id=new_id, change_id=change_id, status=r.status, note=r.status_note,
+                                    at=status_at, source=source, created_at=now))
+                return "new"
+            owner = (await db.execute(select(Dossier.agency_key).where(Dossier.code == r.code))).scalar()
+        return "exists" if owner == r.agency_key else "forbidden"
 
     async def _upsert(self, db: AsyncSession, r: DossierRecord, source: str, now: dt.datetime) -> str:
         row = await self._row(db, r.code)
