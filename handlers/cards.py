@@ -7,7 +7,7 @@ import datetime as dt
 from handlers.texts import common as T
 from handlers.types import Button, Reply
 from knowledge.schema import Document, Faq, Procedure
-from knowledge.validity import FeePhrases, fee_text, vietnam_today
+from knowledge.validity import FeePhrases, fee_text, time_text, vietnam_today
 
 CARD_DOCS_SHOWN = 4
 
@@ -29,6 +29,11 @@ FEE_PHRASES = FeePhrases(until=T.FEE_UNTIL, extra=T.FEE_EXTRA, extra_until=T.FEE
 def fee_line(p: Procedure, today: dt.date | None = None) -> str:
     """The fee in force today (Vietnam's date unless given) and what changes within 60 days."""
     return fee_text(p, today or vietnam_today(), FEE_PHRASES)
+
+
+def time_line(p: Procedure, today: dt.date | None = None) -> str:
+    """The processing time in force today and what changes within 60 days (dated times are rare)."""
+    return time_text(p, today or vietnam_today(), FEE_PHRASES)
 
 
 def official_url(p: Procedure) -> str:
@@ -58,7 +63,7 @@ def procedure_card(p: Procedure, today: dt.date | None = None) -> Reply:
         T.CARD_HANDLED_BY.format(value=p.handled_by),
         T.CARD_ONLINE.format(value=online_text(p)),
         T.CARD_FEE.format(value=fee_line(p, today)),
-        T.CARD_TIME.format(value=p.processing_time),
+        T.CARD_TIME.format(value=time_line(p, today)),
         T.CARD_DOCS,
         *[document_line(d) for d in needed[:CARD_DOCS_SHOWN]],
     ]
@@ -115,7 +120,7 @@ def detail(p: Procedure, part: str, today: dt.date | None = None) -> Reply | Non
     elif part == "fees":
         lines = [T.DETAIL_FEES.format(name=p.name), fee_line(p, today)]
         lines.extend(f"• {d}" for d in p.fees.details)
-        lines.append(T.LABEL_TIME.format(value=p.processing_time))
+        lines.append(T.LABEL_TIME.format(value=time_line(p, today)))
         lines.append(T.LABEL_RESULT.format(value=p.result))
     elif part == "where":
         lines = [
@@ -127,7 +132,7 @@ def detail(p: Procedure, part: str, today: dt.date | None = None) -> Reply | Non
         if p.postal:
             lines.append(T.LABEL_POSTAL.format(value=p.postal))
     elif part == "time":
-        lines = [T.DETAIL_TIME.format(name=p.name, value=p.processing_time), T.LABEL_RESULT.format(value=p.result)]
+        lines = [T.DETAIL_TIME.format(name=p.name, value=time_line(p, today)), T.LABEL_RESULT.format(value=p.result)]
         if p.postal:
             lines.append(T.LABEL_POSTAL.format(value=p.postal))
     elif part == "online":
@@ -145,7 +150,7 @@ def detail(p: Procedure, part: str, today: dt.date | None = None) -> Reply | Non
             lines.extend(f"• {q}" for q in asked)
     elif part == "result":
         lines = [T.DETAIL_RESULT.format(name=p.name), T.LABEL_RESULT.format(value=p.result),
-                 T.LABEL_TIME.format(value=p.processing_time)]
+                 T.LABEL_TIME.format(value=time_line(p, today))]
         lines.append(T.LABEL_POSTAL.format(value=p.postal) if p.postal else T.LABEL_NO_POSTAL.format(value=p.in_person))
     elif part == "forms":
         forms = [d for d in p.documents if _is_form(d)]

@@ -52,6 +52,8 @@ def facts(e: Procedure | Faq) -> list[dict[str, str]]:
     for i, p in enumerate(e.fees.periods):
         add(f"fees.periods.{i}", p.value, p.basis, p.valid_from, p.valid_until)
     add("processing_time", e.processing_time)
+    for i, p in enumerate(e.processing_time_periods):
+        add(f"processing_time_periods.{i}", p.value, p.basis, p.valid_from, p.valid_until)
     add("in_person", e.in_person)
     for i, b in enumerate(e.legal_basis):
         add(f"legal_basis.{i}", b)
@@ -138,6 +140,10 @@ def _apply(lines: list[str], name: str, row: dict[str, str]) -> bool:
     if m:
         rng = _block(lines, "legal_basis")
         return rng is not None and _set_item(lines, *rng, "  ", int(m.group(1)), value)
+    m = re.fullmatch(r"processing_time_periods\.(\d+)", name)
+    if m:
+        rng = _block(lines, "processing_time_periods")
+        return rng is not None and _set_item(lines, *rng, "  ", int(m.group(1)), value, sub="value")
     m = re.fullmatch(r"fees\.periods\.(\d+)", name)
     if m:
         fees = _block(lines, "fees")

@@ -168,6 +168,8 @@ class Procedure(_EntryBase):
     steps: list[Step] = Field(min_length=2)
     fees: Fees
     processing_time: NonEmpty
+    # times that hold only between dates, like fees.periods ("instead" replaces processing_time while in force)
+    processing_time_periods: list[Period] = []
     result: NonEmpty
     legal_basis: list[NonEmpty] = Field(min_length=1)
     common_mistakes: list[NonEmpty] = Field(min_length=1)

@@ -97,7 +97,23 @@ class FeePhrases:
 
 def fee_text(p: Procedure, today: dt.date, phrases: FeePhrases) -> str:
     """The fee in force ``today``, its conditional extras, and what changes within 60 days."""
-    fees = p.fees
+    return dated_text(p.fees, today, phrases)
+
+
+def time_fees(p: Procedure) -> Fees:
+    """The processing time seen as a dated figure (the same rules as fees)."""
+    return Fees(summary=p.processing_time, periods=p.processing_time_periods)
+
+
+def time_text(p: Procedure, today: dt.date, phrases: FeePhrases) -> str:
+    """The processing time in force ``today`` and what changes within 60 days."""
+    if not p.processing_time_periods:
+        return p.processing_time
+    return dated_text(time_fees(p), today, phrases)
+
+
+def dated_text(fees: Fees, today: dt.date, phrases: FeePhrases) -> str:
+    """A dated figure in force ``today``, its conditional extras, and what changes within 60 days."""
     now = figure_on(fees, today)
     soon = today + dt.timedelta(days=SOON_DAYS)
     if now.main is None:
@@ -138,6 +154,8 @@ def dated_facts(p: Procedure) -> list[DatedFact]:
            for i, x in enumerate(p.fees.periods)]
     if p.fees.summary_valid_until is not None:
         out.append(DatedFact("fees.summary", p.fees.summary, None, p.fees.summary_valid_until, ""))
+    out.extend(DatedFact(f"processing_time_periods.{i}", x.value, x.valid_from, x.valid_until, x.basis)
+               for i, x in enumerate(p.processing_time_periods))
     return out
 
 

@@ -204,3 +204,30 @@ def test_province_times_places_and_hotlines_say_whose_they_are(tmp_path: Path) -
     assert ks.in_person == "Trung tâm Phục vụ hành chính công (Hà Nội; đường dây nóng 1022)"
     assert ks.fees == kb.procedure("khai-sinh").fees  # fees not overridden stay national
     assert ks.sources[-1].url == "https://example.gov.vn/nq-06-2020"
+
+
+def test_processing_time_can_be_dated_like_fees(kb: KnowledgeBase) -> None:
+    """A time that holds only for a while (e.g. a faster online route during a campaign): the card says the one
+    in force and announces the change; kb check warns before it ends."""
+    from knowledge.schema import Period
+    from knowledge.validity import ending_soon
+
+    base = kb.procedure("doi-gplx")
+    p = base.model_copy(update={"processing_time_periods": [Period(
+        value="Không quá 3 ngày làm việc khi nộp trực tuyến toàn trình", valid_from=dt.date(2026, 12, 15),
+        valid_until=dt.date(2027, 2, 28), basis="Văn bản thử nghiệm, Điều 1")]})
+
+    def time_lines(day: dt.date) -> str:
+        text = procedure_card(p, today=day).text
+        return text[text.index("⏱"):text.index("📄")]
+
+    before = time_lines(D1)
+    assert base.processing_time[:40] in before and "Từ 15/12/2026: Không quá 3 ngày làm việc" in before
+    during = time_lines(D2)
+    assert "Không quá 3 ngày làm việc" in during and "đến hết 28/02/2027" in during
+    assert base.processing_time[:40] not in during.split("Từ ")[0]
+    after = time_lines(D3)
+    assert base.processing_time[:40] in after and "3 ngày" not in after
+    assert "Thời hạn giải quyết: Không quá 3 ngày" in detail(p, "fees", today=D2).text
+    assert "processing_time_periods.0" in [f.field for f in ending_soon(p, dt.date(2027, 2, 10))]
+    assert "processing_time_periods.0" not in [f.field for f in ending_soon(p, D1)]
