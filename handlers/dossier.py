@@ -9,6 +9,7 @@ warns subscribers and agency chats before and after the due date.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 import math
 from dataclasses import replace
@@ -22,6 +23,8 @@ from handlers.types import Button, Reply
 from knowledge import dialogue
 from knowledge.matcher import MatchResult
 from storage.dossiers import (
+    CODE_STEP,
+    CODE_WAITS,
     FINISHED,
     DossierStore,
     DossierView,
@@ -162,6 +165,9 @@ async def check_factor(ctx: Context, code: str, typed: str) -> list[Reply]:
     wait = await dossiers.wait_seconds(user, code)
     if wait > 0:
         return [Reply.make(T.THROTTLED.format(minutes=math.ceil(wait / 60)), [_menu_row()])]
+    wait = await dossiers.code_wait_seconds(user, code)  # wrong tries on this code from every account
+    if wait > 0:
+        return [Reply.make(T.THROTTLED_CODE.format(code=code, minutes=math.ceil(wait / 60)), [_menu_row()])]
     found = await dossiers.get(code)
     ok = found is not None and found.phone_matches(digits)
     await dossiers.record_attempt(user, code, ok)
@@ -170,9 +176,39 @@ async def check_factor(ctx: Context, code: str, typed: str) -> list[Reply]:
         wait = await dossiers.wait_seconds(user, code)
         if wait > 0:
             text += "\n\n" + T.THROTTLED.format(minutes=math.ceil(wait / 60))
+        if found is not None:
+            await _alert_on_guessing(ctx, dossiers, found)
         return [Reply.make(text, [[Button(T.BTN_RETRY, "dossier:start")], _menu_row()])]
     _done(ctx)
     return [await card(ctx, found)]
+
+
+async def _alert_on_guessing(ctx: Context, dossiers: DossierStore, d: DossierView) -> None:
+    """Every CODE_STEP wrong tries on an existing dossier from any accounts: tell its agency (outbox)."""
+    tries, accounts, _ = await dossiers.code_failures(d.code)
+    if tries == 0 or tries % CODE_STEP:
+        return
+    resolver = ctx.services.extras.get("agency_chats")
+    if resolver is None:
+        return
+    chats = await _chats(resolver, d.agency_key) or (await _chats(resolver, d.agency_name) if d.agency_name else [])
+    if not chats:
+        log.warning("dossier lookup: repeated wrong tries on a dossier of %s, no agency chat to alert", d.agency_key)
+        return
+    tier = tries // CODE_STEP
+    minutes = math.ceil(CODE_WAITS[min(tier, len(CODE_WAITS)) - 1] / 60)
+    text = T.GUESSING_AGENCY.format(code=d.code, tries=tries, accounts=accounts, n=ctx.settings.dossier_factor_digits,
+                                    minutes=minutes)
+    await dossiers.alert_guessing(d.code, chats, Notice(text), tier)
+    log.warning("dossier lookup: %s wrong tries from %s accounts on one dossier of %s; agency alerted",
+                tries, accounts, d.agency_key)
+
+
+async def _chats(resolver: object, key: str) -> list[tuple[str, str]]:
+    result = resolver(key)  # type: ignore[operator]
+    if inspect.isawaitable(result):
+        result = await result
+    return [(str(ch), str(chat)) for ch, chat in (result or [])]
 
 
 @router.action("dossier")

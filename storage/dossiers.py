@@ -45,6 +45,11 @@ PER_CODE_STEP = 3
 OVERALL_STEP = 5
 WAITS = (60, 300, 900)
 ATTEMPT_WINDOW = dt.timedelta(hours=24)
+# Across accounts: every CODE_STEP wrong tries on one code from anyone within ATTEMPT_WINDOW lock the
+# code for CODE_WAITS (15 min, 1 h, then the rest of the day) for everyone who never verified it,
+# and the owning agency is alerted once per step. Unknown codes are counted the same way (no probing).
+CODE_STEP = 10
+CODE_WAITS = (900, 3600, 86400)
 ATTEMPT_KEEP = dt.timedelta(days=7)
 
 _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−_"})
@@ -526,6 +531,33 @@ class DossierStore:
                 A.user_id == user_id, A.ok.is_(False), A.at > since))).one()
         return max(_wait(n_code, last_code, PER_CODE_STEP, now), _wait(n_all, last_all, OVERALL_STEP, now))
 
+    async def code_failures(self, code: str) -> tuple[int, int, dt.datetime | None]:
+        """Wrong tries on ``code`` from anyone within the window: (tries, distinct accounts, last try)."""
+        A = DossierAttempt
+        since = self.now() - ATTEMPT_WINDOW
+        async with self.store.sessions() as db:
+            n, users, last = (await db.execute(select(func.count(), func.count(func.distinct(A.user_id)),
+                                                      func.max(A.at)).where(
+                A.code == code, A.ok.is_(False), A.at > since))).one()
+        return int(n), int(users), last
+
+    async def code_wait_seconds(self, user_id: int, code: str) -> int:
+        """Seconds anyone who never verified ``code`` must wait because of wrong tries from all accounts."""
+        n, _, last = await self.code_failures(code)
+        if n < CODE_STEP or await self.verified(user_id, code):
+            return 0
+        return _wait(n, last, CODE_STEP, self.now(), CODE_WAITS)
+
+    async def alert_guessing(self, code: str, chats: list[tuple[str, str]], notice: Notice, tier: int) -> int:
+        """Queue ``notice`` (repeated wrong tries on ``code``) to the owning agency's chats, once per tier a day."""
+        day = self.now().astimezone(VN).strftime("%Y%m%d")
+        sent = 0
+        async with self.store.sessions.begin() as db:
+            for channel, chat_id in chats:
+                sent += await self._enqueue(db, dedup_key=f"dossier-guess:{code}:{day}:{tier}:{_hash(channel, chat_id)}",
+                                            channel=channel, chat_id=chat_id, notice=notice)
+        return sent
+
     async def verified(self, user_id: int, code: str) -> bool:
         """True if this user once gave the right phone digits for this code."""
         A = DossierAttempt
@@ -615,13 +647,14 @@ class DossierStore:
         return sent
 
 
-def _wait(failures: int, last: dt.datetime | None, step: int, now: dt.datetime) -> int:
+def _wait(failures: int, last: dt.datetime | None, step: int, now: dt.datetime,
+          waits: tuple[int, ...] = WAITS) -> int:
     tier = failures // step
     if tier == 0 or last is None:
         return 0
     if last.tzinfo is None:  # SQLite aggregates come back naive (UTC)
         last = last.replace(tzinfo=dt.timezone.utc)
-    delay = WAITS[min(tier, len(WAITS)) - 1]
+    delay = waits[min(tier, len(waits)) - 1]
     return max(0, int((last + dt.timedelta(seconds=delay) - now).total_seconds() + 0.999))
 
 

@@ -66,6 +66,19 @@ THROTTLED = (
     "Dạ, anh/chị đã nhập sai nhiều lần. Để bảo vệ thông tin hồ sơ của người dân, "
     "anh/chị vui lòng thử lại sau khoảng {minutes} phút ạ."
 )
+THROTTLED_CODE = (
+    "Dạ, mã hồ sơ {code} vừa bị nhập sai số điện thoại nhiều lần, nên để bảo vệ thông tin của người dân "
+    "em tạm dừng tra cứu mã này khoảng {minutes} phút ạ.\n"
+    "Nếu anh/chị là người nộp hồ sơ, anh/chị có thể liên hệ trực tiếp cơ quan tiếp nhận, hoặc tra cứu trên "
+    "dichvucong.gov.vn → \"Tra cứu hồ sơ\" ạ."
+)
+GUESSING_AGENCY = (
+    "⚠️ Cảnh báo tra cứu hồ sơ {code}\n"
+    "Dạ, trong 24 giờ qua có {tries} lần nhập sai {n} số cuối điện thoại của hồ sơ này, từ {accounts} tài khoản. "
+    "Có thể có người đang dò để xem thông tin hồ sơ.\n"
+    "Em đã tạm dừng tra cứu mã này khoảng {minutes} phút với người chưa từng xác minh đúng. "
+    "Nếu người nộp hồ sơ báo không tra cứu được, đề nghị cơ quan hướng dẫn trực tiếp ạ."
+)
 
 # The dossier card
 CARD_TITLE = "Hồ sơ {code}"
