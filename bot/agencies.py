@@ -51,6 +51,12 @@ class Agency(_Strict):
     chats: list[Chat] = []
     members: list[str] = []  # "telegram:12345": staff allowed to act on this agency's cards
     is_default_desk: bool = False
+    # Live handoff to a person (docs/handoff.md): a one-stop desk of its `area` communes, where it is,
+    # its opening hours ("mon-fri 07:30-11:30 13:30-17:00", Vietnam time) and a phone number.
+    one_stop: bool = False
+    address: str = Field(default="", max_length=200)
+    hours: str = Field(default="", max_length=200)
+    hotline: str = Field(default="", max_length=40)
 
     @field_validator("members")
     @classmethod
@@ -70,6 +76,7 @@ class AgencyFile(_Strict):
     province: str
     holidays: list[dt.date] = []  # non-working days besides Saturdays and Sundays
     reminder_hours: int = Field(default=24, ge=1, le=240)  # remind the agency this long before the due time
+    hotline: str = Field(default="", max_length=40)  # the province's hotline for citizens (handoff fallback)
     agencies: list[Agency] = Field(min_length=1)
 
     @model_validator(mode="after")

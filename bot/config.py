@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     dossier_api_keys: str = ""  # or inline: "agency:key,agency2:key2"
     complaint_due_working_days: int = Field(default=10, ge=1, le=90)
     complaints_per_day: int = Field(default=5, ge=1, le=1000)
+    handoff_claim_minutes: int = Field(default=10, ge=1, le=1440)  # unclaimed this long: citizen told, desk gets it
+    handoff_idle_minutes: int = Field(default=30, ge=1, le=1440)  # a live chat silent this long is closed
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -146,6 +146,10 @@ async def on_text(ctx: Context) -> list[Reply] | None:
 
 @router.state(GROUP_STATE)
 async def on_group(ctx: Context) -> list[Reply] | None:
+    for hook in ctx.services.extras.get("group_hooks", []):  # other features' group texts (handoff tickets)
+        replies = await hook(ctx)
+        if replies is not None:
+            return replies
     return await agency.on_group_text(ctx)
 
 

@@ -69,9 +69,12 @@ async def help_command(ctx: Context, _: str) -> list[Reply]:
 
 
 async def handoff(ctx: Context, reason: str) -> list[Reply]:
-    """Point the citizen to a person and record the handoff with what was said so far."""
+    """Reach a person (handlers/handoff.py): a ticket to the commune's team, or honestly who to call."""
     summary = ctx.session.data.get(TOPIC_KEY, "")
     await ctx.store.add_handoff(ctx.session.user_id, reason, summary or "(chưa có chủ đề)")
+    person = ctx.services.extras.get("handoff")
+    if person is not None:
+        return await person(ctx, reason)
     return [Reply.make(T.HUMAN, [[Button(T.BTN_MENU, "menu")]])]
 
 

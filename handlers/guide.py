@@ -323,8 +323,11 @@ async def handoff(ctx: Context, guide: flow.Guide, prog: Progress, problem: str)
     await ctx.store.add_handoff(ctx.session.user_id, f"guide:{p.id}"[:64], text)
     ctx.session.state = ""
     rows = [[Button(T.BTN_RESUME, f"guide:show:{p.id}")], _menu_row()]
-    return [Reply.make(T.HANDOFF.format(in_person=p.in_person)),
-            Reply.make(text, rows, title=T.SUMMARY_TITLE)]
+    person = ctx.services.extras.get("handoff")  # handlers/handoff.py: a ticket, or honestly who to call
+    first = await person(ctx, f"guide:{p.id}", text) if person else [Reply.make(T.HANDOFF.format(in_person=p.in_person))]
+    if ctx.session.state == "handoff:commune":
+        return first  # the commune comes first; the summary goes with the ticket
+    return [*first, Reply.make(text, rows, title=T.SUMMARY_TITLE)]
 
 
 async def _stop(ctx: Context, guide: flow.Guide, prog: Progress) -> list[Reply]:

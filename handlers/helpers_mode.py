@@ -268,8 +268,9 @@ async def cmd_thongke(ctx: Context, _: str) -> list[Reply]:
         ctx.session.state = "helper:code"
         return [Reply.make(T.HELPER_ONLY, [[Button(T.BTN_MENU, "menu")]])]
     rows = await _gstore(ctx).team_stats(info.team)
-    return [Reply.make(stats_text(rows, info), [[Button(T.BTN_HELPER, "helper:start"), Button(T.BTN_MENU, "menu")]],
-                       title=T.STATS_TITLE)]
+    notes = [r for note in ctx.services.extras.get("stats_notes", []) for r in await note(ctx)]  # handoff figures
+    return [*notes, Reply.make(stats_text(rows, info), [[Button(T.BTN_HELPER, "helper:start"),
+                                                         Button(T.BTN_MENU, "menu")]], title=T.STATS_TITLE)]
 
 
 def _line(label: str, counts: dict[str, int]) -> str:

@@ -7,3 +7,4 @@ from storage import models  # noqa: F401
 from storage import dossier_models  # noqa: F401
 from storage import guide_models  # noqa: F401
 from storage import complaint_models  # noqa: F401
+from storage import handoff_models  # noqa: F401

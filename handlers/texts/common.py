@@ -38,8 +38,7 @@ HUMAN = (
     "Dạ, để gặp người hỗ trợ, anh/chị có thể:\n"
     "• Đến Bộ phận Một cửa của UBND xã/phường nơi cư trú (giờ hành chính, thứ Hai–thứ Sáu).\n"
     "• Nhờ Tổ công nghệ số cộng đồng ở thôn, tổ dân phố hướng dẫn trên điện thoại.\n"
-    "• Gọi tổng đài Cổng Dịch vụ công quốc gia: 18001096 (miễn phí).\n"
-    "Em đã ghi lại cuộc trò chuyện để người hỗ trợ không phải hỏi lại từ đầu ạ."
+    "• Gọi tổng đài Cổng Dịch vụ công quốc gia: 18001096 (miễn phí)."
 )
 NOT_READY = "Dạ, mục \"{item}\" em đang được hoàn thiện, chưa dùng được ạ. Anh/chị vui lòng quay lại sau nhé."
 

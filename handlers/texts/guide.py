@@ -233,7 +233,7 @@ FIX = (
     "Làm xong, anh/chị bấm \"Đã được, làm tiếp\"; vẫn chưa được thì bấm \"Vẫn chưa được\" để em chuyển người hỗ trợ ạ."
 )
 HANDOFF = (
-    "Dạ, em đã ghi lại và chuyển cho người hỗ trợ ạ. Anh/chị có thể:\n"
+    "Dạ, anh/chị có thể nhờ người hỗ trợ:\n"
     "• Nhờ Tổ công nghệ số cộng đồng ở thôn, tổ dân phố giúp ngay trên điện thoại.\n"
     "• Đến {in_person}.\n"
     "• Gọi tổng đài Cổng Dịch vụ công quốc gia 18001096 (miễn phí).\n"
