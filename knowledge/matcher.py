@@ -552,11 +552,21 @@ class Matcher:
             scores = self._retrieve(self._query(wider))
             pool = sorted(scores, key=scores.__getitem__, reverse=True)[:POOL_DEPTH]
             self._remember(key, pool)
+        members = set(pool)  # type: ignore[arg-type]
         out: dict[int, float] = {}
-        for doc in pool:  # type: ignore[union-attr]
-            s = sum(w * self._weight(t, doc) for t, w in q.terms.items())
-            if s > 0:
-                out[doc] = s
+        get = out.get
+        for t, w in q.terms.items():
+            docs, weights = self.postings[t]
+            if len(docs) <= 8 * len(members):  # a rare term: walk its postings
+                for doc, s in zip(docs, weights):
+                    if doc in members:
+                        out[doc] = get(doc, 0.0) + w * s
+            else:  # a common term: look the few pool docs up in it
+                size = len(docs)
+                for doc in members:
+                    k = bisect_left(docs, doc)
+                    if k < size and docs[k] == doc:
+                        out[doc] = get(doc, 0.0) + w * weights[k]
         return out
 
     def is_alias(self, entry_id: str, text: str) -> bool:
