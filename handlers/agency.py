@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from handlers.complaint_ops import ComplaintOps, fmt_time
 from handlers.context import Context
+from handlers.idempotency import action_key
 from handlers.router import Router
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
@@ -65,14 +66,15 @@ async def on_agency_button(ctx: Context, arg: str) -> list[Reply]:
         return got
     c, o = got, ops(ctx)
     if verb == "recv":
-        res = await o.receive(c.id, actor(ctx))
+        res = await o.receive(c.id, actor(ctx), idem=action_key(ctx, "recv", c.id))
         return _outcome(res, T.STAFF_RECEIVED.format(who=who(ctx), code=c.code), c.code)
     if verb == "answer":
         ctx.session.state = f"complaint:answer:{c.id}"
         ctx.session.data["pakn_chat"] = ctx.incoming.chat_id
         return [Reply.make(T.STAFF_ASK_ANSWER.format(code=c.code, agency=o.agency_name(c.agency_key)))]
     if verb == "done":
-        return _outcome(await o.close(c.id, actor(ctx)), T.STAFF_CLOSED.format(code=c.code), c.code)
+        return _outcome(await o.close(c.id, actor(ctx), idem=action_key(ctx, "done", c.id)),
+                        T.STAFF_CLOSED.format(code=c.code), c.code)
     if verb == "xfer":
         others = [a for a in (o.directory.config.agencies if o.directory else []) if a.key != c.agency_key]
         if not others:
@@ -104,7 +106,7 @@ async def staff_text(ctx: Context, step: str, arg: str) -> list[Reply] | None:
     if isinstance(got, list):
         return got
     o = ops(ctx)
-    res = await o.transfer(got.id, actor(ctx), target, ctx.text)
+    res = await o.transfer(got.id, actor(ctx), target, ctx.text, idem=action_key(ctx, "xfer", got.id))
     return _outcome(res, T.STAFF_TRANSFERRED.format(code=got.code, agency=o.agency_name(target)), got.code)
 
 
@@ -114,7 +116,7 @@ async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
         return got
     if len(text.split()) < MIN_ANSWER_WORDS:
         return [Reply.make(T.STAFF_ANSWER_SHORT)]
-    res = await ops(ctx).answer(got.id, actor(ctx), text)
+    res = await ops(ctx).answer(got.id, actor(ctx), text, idem=action_key(ctx, "answer", got.id))
     return _outcome(res, T.STAFF_ANSWERED.format(code=got.code), got.code)
 
 

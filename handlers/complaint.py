@@ -17,6 +17,7 @@ from handlers import complaint_intake as intake
 from handlers.complaint_ops import MAX_REOPEN, ComplaintOps, fmt_time
 from handlers.context import Context, Services
 from handlers.dispatcher import GROUP_STATE
+from handlers.idempotency import action_key
 from handlers.router import Router
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
@@ -191,7 +192,7 @@ async def rate(ctx: Context, arg: str) -> list[Reply]:
     cid, _, n = arg.partition(":")
     if not cid.isdigit() or n not in {"1", "2", "3", "4", "5"}:
         return intake.expired()
-    res = await ops(ctx).rate(int(cid), ctx.session.user_id, int(n))
+    res = await ops(ctx).rate(int(cid), ctx.session.user_id, int(n), idem=action_key(ctx, "rate", f"{cid}:{n}"))
     if isinstance(res, str):
         return [Reply.make(T.NOT_YOURS if res in ("missing", "not_owner") else T.RATE_NOT_YET)]
     if int(n) <= 2:

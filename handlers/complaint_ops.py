@@ -255,22 +255,22 @@ class ComplaintOps:
             values=dict(status="reopened", due_at=self.due(now), reminded_at=None, overdue_at=None,
                         reopen_count=_plus_one()), render=render)
 
-    async def rate(self, cid: int, user_id: int, n: int) -> Complaint | str:
+    async def rate(self, cid: int, user_id: int, n: int, idem: str | None = None) -> Complaint | str:
         return await self.repo.change(
             cid, expect=("answered", "closed"), check=lambda c: "not_owner" if c.user_id != user_id else None,
-            kind="rated", actor="citizen", note=str(n), values=dict(rating=n))
+            kind="rated", actor="citizen", note=str(n), values=dict(rating=n), idem=idem)
 
     # --- staff actions -------------------------------------------------------------------
 
-    async def receive(self, cid: int, actor: str) -> Complaint | str:
+    async def receive(self, cid: int, actor: str, idem: str | None = None) -> Complaint | str:
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
             return [self._citizen(c, "received", T.NOTE_RECEIVED.format(
                 code=c.code, agency=self.agency_name(c.agency_key), due=fmt_time(c.due_at)))]
 
         return await self.repo.change(cid, expect=("new", "transferred", "reopened"), kind="received",
-                                      actor=actor, values=dict(status="received"), render=render)
+                                      actor=actor, values=dict(status="received"), render=render, idem=idem)
 
-    async def answer(self, cid: int, actor: str, text: str) -> Complaint | str:
+    async def answer(self, cid: int, actor: str, text: str, idem: str | None = None) -> Complaint | str:
         text = clean_text(text, ANSWER_MAX)
 
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
@@ -278,17 +278,18 @@ class ComplaintOps:
             return [self._citizen(c, "answered", f"{body}\n\n{T.ASK_RATING}", self.rating_buttons(c.id))]
 
         return await self.repo.change(cid, expect=(*OPEN_STATUSES, "answered"), kind="answered", actor=actor,
-                                      note=text, values=dict(status="answered"), render=render)
+                                      note=text, values=dict(status="answered"), render=render, idem=idem)
 
-    async def close(self, cid: int, actor: str) -> Complaint | str:
+    async def close(self, cid: int, actor: str, idem: str | None = None) -> Complaint | str:
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
             body = T.NOTE_CLOSED.format(agency=self.agency_name(c.agency_key), code=c.code)
             return [self._citizen(c, "closed", f"{body}\n\n{T.ASK_RATING}", self.rating_buttons(c.id))]
 
         return await self.repo.change(cid, expect=(*OPEN_STATUSES, "answered"), kind="closed", actor=actor,
-                                      values=dict(status="closed"), render=render)
+                                      values=dict(status="closed"), render=render, idem=idem)
 
-    async def transfer(self, cid: int, actor: str, to_key: str, reason: str) -> Complaint | str:
+    async def transfer(self, cid: int, actor: str, to_key: str, reason: str,
+                       idem: str | None = None) -> Complaint | str:
         reason = clean_text(reason, REASON_MAX)
         now = self.services.now()
         source: dict[str, str] = {}
@@ -305,7 +306,7 @@ class ComplaintOps:
 
         return await self.repo.change(
             cid, expect=(*OPEN_STATUSES, "answered"), check=check, kind="transferred", actor=actor,
-            note=f"{to_key}: {reason}", render=render,
+            note=f"{to_key}: {reason}", render=render, idem=idem,
             values=dict(status="transferred", agency_key=to_key, route_rule=f"transferred_by={actor}"[:160],
                         due_at=self.due(now), reminded_at=None, overdue_at=None))
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from handlers.context import Context, Services
 from handlers.focus import set_focus
+from handlers.idempotency import action_key
 from handlers.router import Router
 from handlers.texts import common as TC
 from handlers.texts import dossier as T
@@ -239,7 +240,8 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
     durable = ctx.session.channel in ctx.services.extras.get("senders", {})
     confirm = (T.SUBSCRIBED.format(code=code), [[{"label": b.label, "action": b.action} for b in row] for row in rows],
                SUBSCRIBE_HOLD) if durable else None
-    created = await dossiers.subscribe(code, user, ctx.session.channel, ctx.session.chat_id, confirm=confirm)
+    created = await dossiers.subscribe(code, user, ctx.session.channel, ctx.session.chat_id, confirm=confirm,
+                                       idem=action_key(ctx, "sub", code))
     reply = Reply.make((T.SUBSCRIBED if created else T.ALREADY_SUBSCRIBED).format(code=code), rows)
     if created and durable:
         sub_id = await dossiers.subscription_id(code, user)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.complaint_models import OPEN_STATUSES, AgencyInvite, AgencyMember, Complaint, ComplaintEvent
-from storage.models import Outbox
+from storage.models import ActionKey, Outbox
 from storage.store import Store
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
@@ -113,36 +113,54 @@ class ComplaintRepo:
 
     async def change(self, complaint_id: int, *, expect: Sequence[str] | None, values: dict[str, Any],
                      kind: str, actor: str, note: str = "", render: Render | None = None,
-                     check: Callable[[Complaint], str | None] | None = None) -> Complaint | str:
+                     check: Callable[[Complaint], str | None] | None = None,
+                     idem: str | None = None) -> Complaint | str:
         """Apply ``values`` if the status is in ``expect`` (compare-and-set on the version).
 
         Returns the changed complaint, or a reason string: "missing", "status:<current>" or what
-        ``check`` returned.
+        ``check`` returned. With ``idem`` (an action key) the key is stored with the change; if it was
+        stored before, nothing changes and the complaint is returned as if changed now (one effect).
         """
         for _ in range(5):
             now = self.store.now()
-            async with self.store.sessions.begin() as db:
-                c = await db.get(Complaint, complaint_id)
-                if c is None:
-                    return "missing"
-                if expect is not None and c.status not in expect:
-                    return f"status:{c.status}"
-                if check is not None and (reason := check(c)):
-                    return reason
-                res = await db.execute(
-                    update(Complaint).where(Complaint.id == c.id, Complaint.version == c.version)
-                    .values(**values, version=c.version + 1, updated_at=now))
-                if res.rowcount != 1:
-                    continue  # someone else changed it meanwhile: read again
-                await db.refresh(c)
-                ev = ComplaintEvent(complaint_id=c.id, kind=kind, actor=actor, agency_key=c.agency_key,
-                                    note=note, created_at=now)
-                db.add(ev)
-                await db.flush()
-                if render is not None:
-                    self._enqueue(db, c, ev, render(c, ev))
-                return c
+            try:
+                result = await self._change_once(complaint_id, expect, values, kind, actor, note, render, check,
+                                                 idem, now)
+            except IntegrityError:  # the same action key stored concurrently: read again
+                continue
+            if result is not None:
+                return result
         return "busy"
+
+    async def _change_once(self, complaint_id: int, expect: Sequence[str] | None, values: dict[str, Any],
+                           kind: str, actor: str, note: str, render: Render | None,
+                           check: Callable[[Complaint], str | None] | None, idem: str | None,
+                           now: dt.datetime) -> Complaint | str | None:
+        async with self.store.sessions.begin() as db:
+            c = await db.get(Complaint, complaint_id)
+            if c is None:
+                return "missing"
+            if idem and await db.get(ActionKey, idem) is not None:
+                return c  # this step's action was done before: its effect, not a second one
+            if expect is not None and c.status not in expect:
+                return f"status:{c.status}"
+            if check is not None and (reason := check(c)):
+                return reason
+            res = await db.execute(
+                update(Complaint).where(Complaint.id == c.id, Complaint.version == c.version)
+                .values(**values, version=c.version + 1, updated_at=now))
+            if res.rowcount != 1:
+                return None  # someone else changed it meanwhile: read again
+            if idem:
+                db.add(ActionKey(key=idem, ref=str(c.id), created_at=now))
+            await db.refresh(c)
+            ev = ComplaintEvent(complaint_id=c.id, kind=kind, actor=actor, agency_key=c.agency_key,
+                                note=note, created_at=now)
+            db.add(ev)
+            await db.flush()
+            if render is not None:
+                self._enqueue(db, c, ev, render(c, ev))
+            return c
 
     async def add_event(self, complaint_id: int, kind: str, actor: str, note: str = "",
                         render: Render | None = None, agency_key: str = "") -> None:

@@ -77,7 +77,8 @@ class DossierAttempt(Base):
     """One lookup attempt (code + phone digits), right or wrong, for throttling."""
 
     __tablename__ = "dossier_attempts"
-    __table_args__ = (Index("ix_dossier_attempts_user_at", "user_id", "at"),)
+    __table_args__ = (Index("ix_dossier_attempts_user_at", "user_id", "at"),
+                      Index("ix_dossier_attempts_code_at", "code", "at"))  # wrong tries across accounts
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -25,6 +25,7 @@ from knowledge.intent import find_dossier_code
 from knowledge.normalize import fold
 from storage.dossier_models import Dossier, DossierAttempt, DossierEvent, DossierSubscription
 from storage.db import is_postgres
+from storage.models import ActionKey
 from storage.store import Store
 
 VN = dt.timezone(dt.timedelta(hours=7), "ICT")  # Vietnam time, for dates people type and read
@@ -460,17 +461,22 @@ class DossierStore:
     # --- subscriptions --------------------------------------------------------
 
     async def subscribe(self, code: str, user_id: int, channel: str, chat_id: str,
-                        confirm: tuple[str, list[list[dict[str, str]]], float] | None = None) -> bool:
+                        confirm: tuple[str, list[list[dict[str, str]]], float] | None = None,
+                        idem: str | None = None) -> bool:
         """Subscribe a user to a dossier's changes; False if already subscribed (chat updated).
 
         ``confirm`` = (text, buttons, hold): a held outbox copy of the confirmation, queued in the same
         transaction as a new subscription (key ``subscribed_key``), for the channel to send directly.
+        ``idem`` (an action key) is stored with a new subscription; a repeat of that key changes nothing
+        and returns True, as the first time (the caller answers with the same held confirmation).
         """
         try:
             async with self.store.sessions.begin() as db:
                 row = await self._row(db, code)
                 if row is None:
                     raise LookupError(code)
+                if idem and await db.get(ActionKey, idem) is not None:
+                    return True
                 existing = (await db.execute(select(DossierSubscription).where(
                     DossierSubscription.dossier_id == row.id, DossierSubscription.user_id == user_id)
                 )).scalar_one_or_none()
@@ -480,6 +486,9 @@ class DossierStore:
                 sub = DossierSubscription(dossier_id=row.id, user_id=user_id, channel=channel, chat_id=chat_id,
                                           created_at=self.now())
                 db.add(sub)
+                if idem:
+                    await db.flush()
+                    db.add(ActionKey(key=idem, ref=str(sub.id), created_at=self.now()))
                 if confirm is not None:
                     await db.flush()
                     text, buttons, hold = confirm

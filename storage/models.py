@@ -147,6 +147,20 @@ class Handoff(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class ActionKey(Base):
+    """Idempotency keys of actions done (subscribe, claim, answer, rate), written in the action's transaction.
+
+    The key names the user, the action, its target and the session step (``SessionState.version``), so a
+    repeated or redelivered press of the same step finds the first effect instead of making a second.
+    """
+
+    __tablename__ = "action_keys"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), default="")  # what the action made (a subscription id...)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Outbox(Base):
     """Messages to push to a chat, written in the same transaction as what caused them.
 
@@ -173,6 +187,6 @@ class Outbox(Base):
 
 
 __all__ = [
-    "Base", "BigInteger", "ConversationLock", "ConversationSession", "Handoff", "InboxUpdate", "Outbox",
+    "ActionKey", "Base", "BigInteger", "ConversationLock", "ConversationSession", "Handoff", "InboxUpdate", "Outbox",
     "PendingUpdate", "ProcessedUpdate", "QuestionLog", "User", "utcnow",
 ]

@@ -70,13 +70,13 @@ class TurnStatements:
         # users and sessions
         self.find_user = (
             select(_users.c.id, _users.c.chat_id, _users.c.display_name, _users.c.last_seen_at,
-                   _sessions.c.state, _sessions.c.data)
+                   _sessions.c.state, _sessions.c.data, _sessions.c.version)
             .select_from(_users.outerjoin(_sessions, _sessions.c.user_id == _users.c.id))
             .where(_users.c.channel == bindparam("channel"), _users.c.external_id == bindparam("external_id"))
         )
         self.find_users = (
             select(_users.c.external_id, _users.c.id, _users.c.chat_id, _users.c.display_name, _users.c.last_seen_at,
-                   _sessions.c.state, _sessions.c.data)
+                   _sessions.c.state, _sessions.c.data, _sessions.c.version)
             .select_from(_users.outerjoin(_sessions, _sessions.c.user_id == _users.c.id))
             .where(_users.c.channel == bindparam("channel"),
                    _users.c.external_id.in_(bindparam("external_ids", expanding=True)))

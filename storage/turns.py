@@ -36,6 +36,10 @@ class SessionState:
     display_name: str = ""
     state: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # The stored session's version when this turn loaded it: the step an action belongs to. A turn whose
+    # session was never saved (a crash after its action committed) is retried with the same version, so
+    # the action's idempotency key (handlers.idempotency.action_key) finds the first effect.
+    version: int = 0
     questions: list[dict[str, Any]] = field(default_factory=list, repr=False)  # question-log rows saved with it
 
     def log_question(self, *, text: str, normalized: str, intent: str, decision: str,
@@ -262,14 +266,14 @@ async def load_sessions(store: "Store", conn: AsyncConnection, holding: list[tup
                 "channel": channel, "external_ids": [r.external_id for _, r in missing]})})
         changes = []
         for turn, req in group:
-            _, user_id, chat_id, name, last_seen, state, data = rows[req.external_id]
+            _, user_id, chat_id, name, last_seen, state, data, version = rows[req.external_id]
             new_chat = req.chat_id or chat_id
             new_name = req.display_name[:128] or name
             if new_chat != chat_id or new_name != name or last_seen is None or now - last_seen > store.seen_resolution:
                 changes.append({"user_id": user_id, "chat_id": new_chat, "display_name": new_name,
                                 "last_seen_at": now})
             turn.session = SessionState(user_id, channel, req.external_id, new_chat, new_name, state or "",
-                                        dict(data or {}))
+                                        dict(data or {}), int(version or 0))
         if changes:
             await conn.execute(sql.update_user, sorted(changes, key=lambda c: c["user_id"]))
 
