@@ -7,6 +7,7 @@ from handlers.context import Context
 from handlers.focus import TOPIC_KEY, clear_focus, set_focus
 from handlers.router import Router
 from handlers.texts import common as T
+from handlers.texts import handoff as HT
 from handlers.types import Button, Reply
 from knowledge.matcher import MatchResult
 from knowledge.schema import Procedure
@@ -98,6 +99,13 @@ def unknown_replies(ctx: Context) -> list[Reply]:
     """Nothing matched: say so, suggest the questions people ask most, and the way to a person."""
     rows = [[Button(ctx.kb.entries[i].name[:60], f"kb:card:{i}")] for i in POPULAR if i in ctx.kb.entries]
     rows.append([Button(T.MENU_HUMAN, "menu:human"), Button(T.BTN_MENU, "menu")])
+    # Three in a row (nothing but "did you mean" or "not found" replies in between): a person is offered first.
+    prev = {action for _, action in ctx.session.data.get("_choices") or []}
+    going = bool(prev & {"kb:none", "menu:human"})
+    run = ctx.session.data["_not_found_run"] = ctx.session.data.get("_not_found_run", 0) + 1 if going else 1
+    if run % 3 == 0:
+        return [Reply.make(f"{T.NOT_FOUND}\n{HT.NOT_FOUND_AGAIN}", [[Button(T.MENU_HUMAN, "menu:human")], *rows[:-1],
+                                                                    [Button(T.BTN_MENU, "menu")]])]
     return [Reply.make(f"{T.NOT_FOUND}\n{T.NOT_FOUND_SUGGEST}", rows)]
 
 

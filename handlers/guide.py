@@ -15,6 +15,7 @@ from handlers import guide_flow as flow
 from handlers.context import Context, Services
 from handlers.router import Router
 from handlers.texts import guide as T
+from handlers.texts import handoff as HT
 from handlers.types import Button, Reply
 from knowledge import dialogue
 from knowledge.schema import Faq, Procedure
@@ -298,6 +299,13 @@ def _stuck(ctx: Context, guide: flow.Guide, prog: Progress) -> list[Reply]:
     ctx.session.data.pop("guide_problem", None)
     lines = [T.STUCK_HEAD if screen.problems else T.STUCK_NONE]
     rows = [[Button(_short(pr.problem, 60), f"guide:problem:{eid}:{i}")] for i, pr in enumerate(screen.problems)]
+    step = f"{eid}:{guide.clamp(prog.pos)}"
+    last = ctx.session.data.get("guide_stuck") or ["", 0]
+    times = last[1] + 1 if last[0] == step else 1
+    ctx.session.data["guide_stuck"] = [step, times]
+    if times >= 2:  # stuck twice on the same step: a person is offered first (not forced)
+        lines.insert(0, HT.STUCK_AGAIN)
+        rows.insert(0, [Button(T.BTN_HANDOFF, f"guide:handoff:{eid}")])
     lines.append(T.STUCK_TYPE)
     rows.append([Button(T.BTN_NONE_FITS if screen.problems else T.BTN_HANDOFF, f"guide:handoff:{eid}")])
     rows.append([Button(T.BTN_BACK_TO_STEP, f"guide:show:{eid}")])

@@ -8,6 +8,10 @@ BTN_CLAIM = "Nhận"
 BTN_HUMAN = "Gặp người hỗ trợ"
 BTN_CONTINUE = "Tiếp tục trò chuyện"
 
+# --- triggers ---------------------------------------------------------------------------
+STUCK_AGAIN = "Dạ, anh/chị vướng ở bước này lần thứ hai rồi. Anh/chị có muốn trò chuyện với người hỗ trợ không ạ?"
+NOT_FOUND_AGAIN = "Dạ, em chưa giúp được mấy câu vừa rồi. Anh/chị có muốn trò chuyện với người hỗ trợ không ạ?"
+
 # --- citizen: asking ------------------------------------------------------------------
 ASK_COMMUNE = (
     "Dạ, để báo đúng tổ hỗ trợ gần anh/chị, anh/chị đang ở xã, phường nào ạ?\n"

@@ -1,0 +1,166 @@
+"""Issue 14: the guide's stuck path and repeated "not found" reach a person; Zalo staff work by typed commands;
+the terminal (staff as a second terminal user); a restart in the middle of a live chat loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.terminal import to_incoming
+from knowledge.base import KnowledgeBase
+from tests.drivers import TerminalDriver, ZaloDriver
+
+HELPERS = """
+teams:
+  - name: Tổ công nghệ số cộng đồng phường Long Xuyên
+    commune: Phường Long Xuyên
+    province: An Giang
+    members: [zalo:helper-z, terminal:helper-t]
+    chats:
+      - {channel: zalo, chat_id: "-team-lx"}
+      - {channel: terminal, chat_id: "team-lx"}
+"""
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    path = tmp_path / "helpers.yaml"
+    path.write_text(HELPERS, encoding="utf-8")
+    return load_settings(database_url=database_url, telegram_bot_token="", rate_limit_per_minute=600,
+                         helpers_file=path, default_province="An Giang")
+
+
+def joined(seen: list) -> str:
+    return "\n".join(s.text for s in seen)
+
+
+async def card_rows(driver) -> list:  # noqa: ANN001
+    return [r for r in await driver.dispatcher.services.store.outbox_rows() if ":card:" in r.dedup_key]
+
+
+async def test_stuck_twice_on_a_step_offers_a_person_and_the_card_carries_the_guide(terminal: TerminalDriver) -> None:
+    await terminal.say("/menu")
+    await terminal.press("Hướng dẫn nộp trực tuyến")
+    await terminal.press("Đăng ký khai sinh")
+    for _ in range(3):
+        await terminal.press("Có")
+    seen = await terminal.press("Tiếp")
+    assert "BƯỚC 2/9" in joined(seen).upper()
+    first = await terminal.press("Tôi bị vướng")
+    assert "lần thứ hai" not in joined(first)
+    await terminal.press("Quay lại bước")
+    second = await terminal.press("Tôi bị vướng")
+    assert "lần thứ hai" in joined(second) and second[0].labels[0] == "Nhờ người hỗ trợ"
+    asked = await terminal.press("Nhờ người hỗ trợ")
+    assert "xã, phường nào" in joined(asked)
+    told = joined(await terminal.say("Long Xuyên"))
+    assert "em đang báo cho Tổ công nghệ số cộng đồng phường Long Xuyên" in told and "Chưa có ai nhận" in told
+    cards = await card_rows(terminal)
+    assert {r.chat_id for r in cards} == {"-team-lx", "team-lx"}
+    text = cards[0].payload["text"]
+    assert "Đang hỏi về: Đăng ký khai sinh" in text and "bị vướng khi làm hướng dẫn" in text
+    assert "┃ Thủ tục: Đăng ký khai sinh" in text and "bước 2/9" in text
+
+
+async def test_three_not_found_in_a_row_offer_a_person_first(terminal: TerminalDriver) -> None:
+    for n, question in enumerate(["thủ tục cấp phép nuôi chim yến", "thủ tục cấp phép khai thác cát sông",
+                                  "thủ tục cấp phép nuôi chim yến"], 1):
+        seen = await terminal.say(question)
+        if any("Không phải các mục trên" in s.labels for s in seen):
+            seen = await terminal.press("Không phải các mục trên")
+        if n < 3:
+            assert "người hỗ trợ không ạ" not in joined(seen)
+    assert "Anh/chị có muốn trò chuyện với người hỗ trợ không ạ?" in joined(seen)
+    assert seen[-1].labels[0] == "Gặp người hỗ trợ"  # offered, not forced
+    assert await card_rows(terminal) == []
+    assert "xã, phường nào" in joined(await terminal.press("Gặp người hỗ trợ"))
+
+
+async def test_terminal_staff_as_a_second_user(terminal: TerminalDriver) -> None:
+    """The helper is another terminal user: typed commands only, as on Zalo."""
+    await terminal.say("gặp người thật")
+    await terminal.say("phường Long Xuyên")
+    d = terminal.dispatcher
+
+    async def staff(text: str) -> str:
+        out = await d.handle(to_incoming(text, "helper-t"))
+        return "\n".join(r.text for r in out.replies)
+
+    assert "không có trong tổ" not in await staff("/nhan HT1")
+    assert (await d.services.extras["handoff_repo"].get(1)).status == "live"
+    assert await terminal.say("cháu cần làm khai sinh") == []
+    assert await staff("Dạ chị gửi ảnh giấy chứng sinh nhé") == ""  # a private line goes to the citizen
+    rows = [r for r in await d.services.store.outbox_rows() if r.chat_id == "citizen-1"]
+    assert rows[-1].payload["text"].endswith("Dạ chị gửi ảnh giấy chứng sinh nhé")
+    assert "Đã kết thúc HT1".lower() in (await staff("/ketthuc HT1")).lower()
+    assert (await d.services.extras["handoff_repo"].get(1)).closed_by == "terminal:helper-t"
+
+
+@pytest.fixture
+async def zalo(settings: Settings, kb: KnowledgeBase) -> AsyncIterator[ZaloDriver]:
+    from tests.fake_zalo import TOKEN as ZALO_TOKEN, FakeZalo
+
+    async with FakeZalo() as zfake:
+        z_settings = settings.model_copy(update={"zalo_bot_token": ZALO_TOKEN, "zalo_base_url": zfake.base_url})
+        driver = await ZaloDriver(z_settings, kb, zfake).start()
+        yield driver
+        await driver.close()
+
+
+async def _until(check, timeout: float = 10.0) -> None:  # noqa: ANN001
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def _release_claims_of_the_old_process(zalo: ZaloDriver) -> None:
+    """What the start-up clean-up does for a dead process of this host (the test restarts inside one process)."""
+    from sqlalchemy import update
+
+    from storage.models import Outbox
+
+    store = zalo.dispatcher.services.store
+    async with store.sessions.begin() as db:
+        await db.execute(update(Outbox).where(Outbox.status != "sent", Outbox.claimed_by != store.worker_id)
+                         .values(claimed_until=None))
+
+
+async def test_zalo_staff_by_typed_commands_and_restart_mid_chat(zalo: ZaloDriver) -> None:
+    fake, citizen, team = zalo.fake, zalo.chat_id, "-team-lx"
+    await zalo.say("/start")
+    await zalo.press("Gặp người hỗ trợ")
+    told = joined(await zalo.say("phuong long xuyen"))
+    assert "em đang báo" in told
+    card = (await fake.wait_for(team, 1))[0]
+    assert "/nhan HT1" in card.text
+    taken = joined(await zalo.say_in(team, "/nhan HT1", "helper-z"))
+    assert "đã nhận HT1" in taken
+    await _until(lambda: any("đã nhận và sẽ trò chuyện" in s.text for s in fake.to(citizen)))
+
+    for i in range(1, 6):
+        own = [s for s in await zalo.say(f"câu {i} của em") if not s.text.startswith("💬")]
+        assert own == []  # the assistant says nothing of its own (relayed helper lines may arrive meanwhile)
+        await zalo.say_in(team, f"/traloi HT1 trả lời {i}", "helper-z")
+        if i == 3:
+            await zalo.restart()  # the process stops and starts again in the middle of the chat
+            await _release_claims_of_the_old_process(zalo)
+    await _until(lambda: len([s for s in fake.to(team) if s.text.startswith("👤 HT1:")]) == 5)
+    await _until(lambda: len([s for s in fake.to(citizen) if "trả lời" in s.text and "Dân helper-z" in s.text]) == 5)
+    await asyncio.sleep(0.3)
+    assert [s.text for s in fake.to(team) if s.text.startswith("👤 HT1:")] == [f"👤 HT1: câu {i} của em"
+                                                                            for i in range(1, 6)]
+    assert [s.text for s in fake.to(citizen) if "Dân helper-z:" in s.text] == [
+        f"💬 Dân helper-z: trả lời {i}" for i in range(1, 6)]
+
+    ended = joined(await zalo.say_in(team, "/ketthuc HT1", "helper-z"))
+    assert "Đã kết thúc HT1".lower() in ended.lower()
+    await _until(lambda: any("đã kết thúc cuộc trò chuyện" in s.text for s in fake.to(citizen)))
+    assert "5/5" in joined(await zalo.say("5"))  # the rating, typed
+    t = await zalo.dispatcher.services.extras["handoff_repo"].get(1)
+    assert (t.status, t.rating) == ("closed", 5)
