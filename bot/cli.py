@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|match|kb|serve|dossiers|outbox|db] ...``."""
+"""Command line: ``python -m bot [run|chat|match|kb|serve|dossiers|outbox|handoffs|db] ...``."""
 
 from __future__ import annotations
 
@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     o_sub.add_parser("failed", help="list the messages given up on after about 3 hours of retries")
     o_retry = o_sub.add_parser("retry", help="send failed messages again (all, or the given ids)")
     o_retry.add_argument("ids", type=int, nargs="*", metavar="ID")
+
+    ho = sub.add_parser("handoffs", help="figures of the handoff to a person: per team and commune (or CSV)")
+    ho.add_argument("--csv", action="store_true", help="the figures as CSV")
+    ho.add_argument("--tickets", action="store_true", help="one CSV row per ticket (no personal data)")
+    ho.add_argument("--days", type=int, default=None, help="only the last DAYS days")
 
     ev = sub.add_parser("eval", help="evaluate the assistant on whole conversations")
     ev_sub = ev.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND", required=True)
@@ -166,6 +171,10 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         return await import_csv_command(settings, args.file)
     if command == "outbox":
         return await _outbox(args, settings)
+    if command == "handoffs":
+        from bot.handoff_report import report
+
+        return await report(settings, as_csv=args.csv, tickets=args.tickets, days=args.days)
     if command == "db":
         from storage.migrate import upgrade_command
 

@@ -267,3 +267,17 @@ async def test_queue_position_and_figures(telegram: TelegramDriver) -> None:
     assert "Tổ công nghệ số cộng đồng phường Long Xuyên — Phường Long Xuyên, An Giang: 2 yêu cầu, 1 được nhận" in stats
     rows = figures(await telegram.dispatcher.services.extras["handoff_repo"].tickets())
     assert rows[0]["tickets"] == 2 and rows[0]["claimed"] == 1 and rows[0]["waiting"] == 1
+
+    # python -m bot handoffs --csv / --tickets
+    import io
+
+    from bot.handoff_report import report
+
+    out = io.StringIO()
+    assert await report(telegram.settings, as_csv=True, out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("team,commune,tickets,claimed,unclaimed,waiting,claim_median_min,claim_p90_min")
+    assert lines[1].startswith("Tổ công nghệ số cộng đồng phường Long Xuyên,\"Phường Long Xuyên, An Giang\",2,1,0,1,")
+    out = io.StringIO()
+    await report(telegram.settings, tickets=True, out=out)
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == ["code", "HT1", "HT2"]
