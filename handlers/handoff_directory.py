@@ -155,9 +155,12 @@ def load_teams(path: Path, province: str = "") -> list[Target]:
             raise HandoffConfigError(f"{where}: {exc}") from None
         codes: set[str] = set()
         if commune:
-            found = match_commune(commune, str(team.get("province") or province))
-            if len(found) == 1:
-                codes.add(found[0].code)
+            where_province = str(team.get("province") or province)
+            for text in (commune, f"{commune}, {where_province}" if where_province else ""):
+                found = match_commune(text, where_province) if text else []
+                if len(found) == 1:
+                    codes.add(found[0].code)
+                    break
         out.append(Target(key=f"team:{_slug(name)}", name=name, chats=_chats(team.get("chats"), where),
                           members=frozenset(str(m).strip() for m in team.get("members") or []), hours=hours,
                           hotline=str(team.get("hotline") or "").strip(), address=str(team.get("address") or ""),
