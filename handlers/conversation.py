@@ -24,6 +24,7 @@ from knowledge.understanding import Question, named_topic, prefer_exact, read_qu
 ALTS_KEY = "alts"  # other candidates of the last answer, for "sai rồi"
 PENDING_KEY = "pending_aspect"  # an aspect asked before the procedure was named
 LABEL_MAX = 60
+SHORT_FOLLOW_UP = 10  # words: a message this short after an answer is asked back about it, not refused
 UNRELATED_SCORE = 0.2  # below this best score a question is about something else, not a badly typed procedure
 
 
@@ -150,6 +151,8 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     if ask_ids:
         return [_did_you_mean(ctx, ask_ids, aspects[0] if aspects else "")]
     if not entry_id:
+        if focus is not None and _short_follow_up(q):
+            return [_clarify(ctx, focus)]  # "mấy nghìn một trang": most likely still about the card on screen
         return _unknown(ctx, q)
     if q.aspects and entry_id != (focus.entry_id if focus else "") and dialogue.aspects(q.text):
         aspects = _aspects_besides_name(ctx, entry_id, q.text)  # "hỗ trợ mai táng phí" asks no fee
@@ -188,6 +191,20 @@ def _about_result_of(ctx: Context, entry_id: str, text: str) -> bool:
     return len(words) >= 2 and f" {' '.join(words)} " in result
 
 
+def _short_follow_up(q: Question) -> bool:
+    """A short message right after an answer, naming nothing and not about another kind of thing."""
+    return len(q.text.split()) <= SHORT_FOLLOW_UP and not looks_out_of_scope(q.result.normalized)
+
+
+def _clarify(ctx: Context, focus: Focus) -> Reply:
+    """Ask what the citizen wants to know about the procedure in focus, with its card's choices."""
+    entry = ctx.kb.entries[focus.entry_id]
+    set_focus(ctx, entry.id, focus.aspect)
+    rows = cards.detail_buttons(entry.id) if isinstance(entry, Procedure) else [[Button(T.BTN_MENU, "menu")]]
+    name = entry.name if isinstance(entry, Procedure) else entry.question
+    return Reply.make(T.FOCUS_CLARIFY.format(name=name), rows)
+
+
 def _score_of(found: list[Candidate], entry_id: str) -> float:
     return next((c.score for c in found if c.id == entry_id), 0.0)
 
@@ -202,7 +219,7 @@ _FILLER = frozenset(dialogue.folded(
     "bao nhiêu không có phải được mất hết làm thì là ạ à ơi vậy nhỉ hả thế nào sao gì nào chưa rồi xong "
     "cho hỏi xin tôi em mình anh chị bạn cần phải nộp đi nữa còn cái này đó với và hay cũng ấy kia thủ tục "
     "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày bố mẹ cha má con cháu ông bà vợ chồng bé "
-    "nội ngoại người nhà số tải mới cũ").split())
+    "nội ngoại người nhà số tải mới cũ của về ở tại từ trong một nếu muốn").split())
 
 
 def _entry_reply(ctx: Context, entry_id: str, aspect: str) -> Reply:

@@ -100,6 +100,7 @@ class Lexicon:
     aspects: dict[str, Phrases]
     priority: tuple[str, ...]
     settings: frozenset[str]
+    weak: frozenset[str]  # folded phrases that count last when another aspect is asked too
     followup: Phrases
     markers: Phrases
     guide: Phrases
@@ -126,6 +127,7 @@ class Lexicon:
             aspects=aspects,
             priority=priority + tuple(a for a in aspects if a not in priority),
             settings=frozenset(data.get("setting_aspects") or []),
+            weak=frozenset(fold(str(p)) for p in data.get("weak_phrases") or []),
             followup=Phrases.of(data.get("followup_words") or [], careful=True),
             markers=Phrases.of(data.get("followup_markers") or [], careful=True),
             guide=Phrases.of(data.get("guide_request") or []),
@@ -231,14 +233,18 @@ def aspects(text: str, lex: Lexicon | None = None) -> list[str]:
     lex = lex or lexicon()
     t = Text.of(text)
     hits: list[tuple[int, int, str]] = []
+    weak: set[str] = set()
     for rank, name in enumerate(lex.priority):
         phrases = lex.aspects.get(name)
         m = phrases.search(t) if phrases is not None else None
         if m:
             hits.append((m.start(), rank, name))
+            if fold(m.group(0)) in lex.weak:
+                weak.add(name)
     found = [name for _, _, name in sorted(hits)]
     if len(found) > 1:  # "làm online có mất phí không": the fee is asked, online is the setting
-        found = [a for a in found if a not in lex.settings] + [a for a in found if a in lex.settings]
+        last = lex.settings | weak
+        found = [a for a in found if a not in last] + [a for a in found if a in last]
     return found
 
 

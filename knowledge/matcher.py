@@ -60,6 +60,7 @@ PEOPLE_WORDS = frozenset(fold_token(t) for t in normalize_tokens(
 # Spans of time ("sinh được 3 tháng", "quá hạn 2 năm") say when, rarely which procedure.
 TIME_WORDS = frozenset(fold_token(t) for t in normalize_tokens("tháng tuần năm hôm"))  # (not "chiều": hộ chiếu)
 ASPECT_WORDS = ASPECT_WORDS | PEOPLE_WORDS | TIME_WORDS
+OPTIONAL_WORDS = PEOPLE_WORDS | TIME_WORDS
 ASPECT_WEIGHT = 0.35
 
 # Field weights (term frequency multipliers, BM25F style).
@@ -456,6 +457,7 @@ class Matcher:
             return []
         top = sorted(candidates.items(), key=lambda kv: -kv[1])[:depth]
         qset = set(q.terms)
+        optional = {t: v for t, v in uni.items() if t in OPTIONAL_WORDS}
         marked = [t for t in q.accented if has_marks(t)]
         out = []
         for idx, raw in top:
@@ -468,7 +470,9 @@ class Matcher:
                         bi_hit += q.terms[t] * s
                     else:
                         uni_hit += q.terms[t] * s
-            coverage = min(1.0, uni_hit / uni_total)
+            # family and time words the entry does not mention are left out rather than held against it
+            missing = sum(v for t, v in optional.items() if not self._weight(t, idx))
+            coverage = min(1.0, uni_hit / max(uni_total - missing, 1e-9))
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
             alias = self._alias_score(idx, qset, uni_total + bi_total)
             fuzzy = 0.0

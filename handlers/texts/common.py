@@ -164,3 +164,7 @@ FEE_NONE = "mức thu hiện hành em chưa cập nhật được ạ; anh/chị
 FEE_PROVINCE = "{value} (mức của {province})"
 DVC_PROCEDURE_URL = "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc={code}"
 OUT_OF_SCOPE_WHERE = "Dạ, em chưa có thông tin về việc này ạ.\n{where}"
+FOCUS_CLARIFY = (
+    "Dạ, anh/chị hỏi thêm về \"{name}\" phải không ạ?\n"
+    "Anh/chị chọn điều cần biết bên dưới, hoặc gõ rõ hơn giúp em nhé."
+)
