@@ -282,6 +282,11 @@ def _without_politeness(t: Text, lex: Lexicon) -> str:
     return " ".join(_strip_politeness(t.value.split(), lex.polite_plain))
 
 
+def plain_words(text: str, lex: Lexicon | None = None) -> str:
+    """The folded text without politeness words: what ``topic_text`` gives when nothing else is removed."""
+    return _without_politeness(Text.of(text), lex or lexicon())
+
+
 def guide_topic(text: str, lex: Lexicon | None = None) -> str:
     """A "guide me" request without its guide words: the procedure to guide, if named."""
     lex = lex or lexicon()

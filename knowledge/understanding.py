@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from knowledge import dialogue
-from knowledge.matcher import Candidate, Matcher, MatchResult
+from knowledge.matcher import RERANK_DEPTH, Candidate, Matcher, MatchResult
 
 SHORT_MESSAGE = 300  # characters: below this a message answered as a whole is read clause by clause only
 # when its clauses lean to different entries
@@ -95,8 +95,12 @@ def named_topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
     topic = dialogue.topic_text(text)
     if not topic:
         return [], "none"
-    found = matcher.search_within(topic, text, 5)  # the topic's words are the message's, fewer
-    return prefer_exact(matcher, topic, found), matcher.decide(prefer_exact(matcher, topic, found))
+    if topic == dialogue.plain_words(text):  # nothing removed but politeness: the message's own ranking
+        found = matcher.search(text, RERANK_DEPTH)[:5]  # (the whole message's search, remembered)
+    else:
+        found = matcher.search_within(topic, text, 5)  # the topic's words are the message's, fewer
+    found = prefer_exact(matcher, topic, found)
+    return found, matcher.decide(found)
 
 
 def prefer_exact(matcher: Matcher, topic: str, found: list[Candidate]) -> list[Candidate]:
