@@ -120,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     interactive_terminal = command == "chat" or (command == "run" and not _has_channel(settings))
     setup_logging(settings, quiet=interactive_terminal or command in ("match", "kb", "eval"))
+    if command in ("run", "serve"):
+        import faulthandler
+
+        faulthandler.enable()  # a fatal signal (SIGBUS from SQLite's -shm mapping...) still leaves a traceback
+    from storage.db import DatabaseNotWritable
+
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(_dispatch(command, args, settings))
@@ -127,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except DatabaseNotWritable as exc:
+        log.error("%s", exc)
         return 2
 
 

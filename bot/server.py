@@ -192,7 +192,15 @@ HEALTH_WAIT = 2.0  # seconds /healthz waits for the database before saying it do
 
 
 async def _store_health(store: Any) -> str:
-    """"ok", "unreachable" (no connection), "read-only" (writes fail) or "busy" (no answer in time)."""
+    """"ok", "unreachable" (no connection), "read-only" (writes fail), "files-not-writable" (SQLite's
+    folder or files, checked before any write: a write through an immutable -shm mapping is SIGBUS)
+    or "busy" (no answer in time)."""
+    from storage.db import engine_write_problem
+
+    problem = engine_write_problem(store.engine)
+    if problem:
+        log.error("database files not writable: %s; nothing can be stored until this is fixed", problem)
+        return "files-not-writable"
     if not await store.ping():
         return "unreachable"
     return "ok" if await store.probe_write() else "read-only"
@@ -418,6 +426,9 @@ async def serve(settings: Settings, host: str | None, port: int | None, workers:
 
     if set_webhooks:
         return await register_webhooks(settings, set_webhooks)
+    from storage.db import check_writable
+
+    check_writable(settings.database_url)  # an unwritable SQLite file or folder: one clear line, exit 2
     host = host or settings.web_host
     port = port or settings.web_port
     workers = max(1, workers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 from sqlalchemy import event
@@ -9,12 +11,70 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 
+class DatabaseNotWritable(RuntimeError):
+    """The SQLite file, its -wal/-shm companions or its folder cannot be written (message says which)."""
+
+
+def sqlite_write_problem(path: Path) -> str | None:
+    """Why SQLite could not write the database at ``path`` (a sentence naming the file), or None.
+
+    SQLite maps the ``-shm`` file into memory: if that file cannot be written (read-only, immutable)
+    writes fail or, with a file made immutable under a running process, the process dies with SIGBUS
+    and no log line. So the folder and every file that exists are checked for writing before start.
+    """
+    folder = path.parent
+    probe = folder / f".write-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        return f"the folder {folder} is not writable ({exc.strerror or exc})"
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if not name.exists():
+            continue
+        try:
+            fd = os.open(name, os.O_RDWR)
+            os.close(fd)
+        except OSError as exc:
+            return f"the file {name} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def check_writable(database_url: str) -> None:
+    """Raise DatabaseNotWritable, with one clear sentence, if an SQLite database cannot be written."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database).expanduser()
+    if not path.parent.is_dir():
+        return  # create_engine makes it
+    problem = sqlite_write_problem(path)
+    if problem:
+        raise DatabaseNotWritable(
+            f"SQLite database {path}: {problem}. Nothing could be stored: make the folder and the files "
+            f"{path.name}, {path.name}-wal and {path.name}-shm writable by this user (and not immutable: "
+            "lsattr, chattr -i), then start again.")
+
+
+def engine_write_problem(engine: AsyncEngine) -> str | None:
+    """For an SQLite file database: why its folder or files cannot be written now, else None (cheap)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return sqlite_write_problem(Path(url.database).expanduser())
+
+
 def create_engine(database_url: str) -> AsyncEngine:
-    """Create an async engine; for SQLite, make the folder and turn on WAL and foreign keys."""
+    """Create an async engine; for SQLite, make the folder, check it can be written, turn on WAL and foreign keys.
+
+    Raises DatabaseNotWritable for an SQLite database whose folder or files cannot be written.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(database_url)
         # One connection per process: SQLite runs one writer at a time anyway, and queueing for the
         # connection in asyncio is far cheaper than several connections sleeping in SQLite's busy handler.
         # Every transaction here ends with commit or rollback (engine.begin(), sessions), so the pool's
