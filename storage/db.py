@@ -61,7 +61,10 @@ def engine_write_problem(engine: AsyncEngine) -> str | None:
     url = engine.url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    return sqlite_write_problem(Path(url.database).expanduser())
+    path = Path(url.database).expanduser()
+    if not path.parent.is_dir():
+        return None  # gone altogether: the connection fails and says so ("unreachable")
+    return sqlite_write_problem(path)
 
 
 def create_engine(database_url: str) -> AsyncEngine:
