@@ -181,8 +181,7 @@ async def _open(ctx: Context) -> list[Reply]:
     ahead = await r.waiting_before(t)
     if ahead:
         lines.append(T.QUEUE.format(n=ahead))
-    if d.fallback is not None and d.fallback.key != target.key and d.fallback.chats:
-        lines.append(T.WAIT_LIMIT.format(minutes=ctx.settings.handoff_claim_minutes))
+    lines.append(T.WAIT_LIMIT.format(minutes=ctx.settings.handoff_claim_minutes))
     return [Reply.make("\n".join(lines), [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")], _menu_row()])]
 
 

@@ -164,3 +164,27 @@ async def test_zalo_staff_by_typed_commands_and_restart_mid_chat(zalo: ZaloDrive
     assert "5/5" in joined(await zalo.say("5"))  # the rating, typed
     t = await zalo.dispatcher.services.extras["handoff_repo"].get(1)
     assert (t.status, t.rating) == ("closed", 5)
+
+
+async def test_staff_registered_with_an_invite_code_can_take_a_ticket(settings: Settings, kb: KnowledgeBase) -> None:
+    """A Zalo-style helper who was never listed: an admin's /moi code for the team, then /nhan by typing."""
+    import re
+
+    driver = await TerminalDriver(settings.model_copy(update={"admin_ids": "terminal:admin"}), kb).start()
+    try:
+        d = driver.dispatcher
+
+        async def as_user(user: str, text: str) -> str:
+            out = await d.handle(to_incoming(text, user))
+            return "\n".join(r.text for r in out.replies)
+
+        await driver.say("cho tôi nói chuyện với cán bộ")
+        await driver.say("Long Xuyên")
+        assert "chưa có trong tổ" in await as_user("newbie", "/nhan HT1")
+        await as_user("admin", "/moi")
+        code = re.search(r"[A-Z2-9]{8}", await as_user("admin", "Tổ công nghệ số cộng đồng phường Long Xuyên")).group(0)
+        assert "chào mừng" in await as_user("newbie", f"/hotro {code}")
+        assert "đã nhận HT1" in await as_user("newbie", "/nhan HT1")
+        assert (await d.services.extras["handoff_repo"].get(1)).claimed_by == "terminal:newbie"
+    finally:
+        await driver.close()

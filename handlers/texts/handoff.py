@@ -30,7 +30,7 @@ NOTIFYING = (
     "Trong lúc chờ, anh/chị vẫn có thể hỏi em như bình thường."
 )
 QUEUE = "Trước anh/chị còn {n} người đang chờ ạ."
-WAIT_LIMIT = "Nếu sau {minutes} phút chưa ai nhận, em sẽ báo lại và chuyển cho bộ phận trực của tỉnh ạ."
+WAIT_LIMIT = "Nếu sau {minutes} phút chưa ai nhận, em sẽ báo lại anh/chị ngay ạ."
 STILL_WAITING = "Dạ, em vẫn đang chờ {target} nhận ạ. Chưa có ai nhận."
 ALREADY_OPEN = "Dạ, yêu cầu gặp người hỗ trợ của anh/chị ({code}) đang chờ người nhận ạ."
 ALREADY_LIVE = "Dạ, anh/chị đang trò chuyện với {name} ({target}) ạ. Anh/chị cứ nhắn tiếp tại đây."
