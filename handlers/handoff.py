@@ -263,6 +263,7 @@ async def on_state(ctx: Context) -> list[Reply] | None:
     if t.status == "waiting":
         return None  # the assistant answers as usual; the way back says it is still waiting (see resume)
     ctx.session.data.pop(CHOICES_KEY, None)  # a person is talking: "1" is a message, not a menu choice
+    ctx.session.data["handoff_id"] = t.id  # "menu" then ends the chat (menu_note)
     if ctx.incoming.kind == "photo":
         return [Reply.make(T.PHOTO_NOT_RELAYED)]
     if ctx.incoming.kind != "text":

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.complaints import Message
 from storage.handoff_models import OPEN_TICKET_STATUSES, HandoffMessage, HandoffTicket
-from storage.models import Outbox
+from storage.models import ConversationSession, Outbox
 from storage.store import Store
 
 CARD_KEY = "card"
@@ -73,6 +73,12 @@ class HandoffRepo:
                 return "missing"
             if res.rowcount != 1:
                 return f"status:{t.status}"
+            # A citizen who went back to the menu while waiting is put back into the chat, so that what
+            # they type next reaches the helper; a citizen in another flow is left there (best effort: a
+            # turn of theirs running now keeps its own state).
+            await db.execute(update(ConversationSession).where(ConversationSession.user_id == t.user_id,
+                                                               ConversationSession.state == "")
+                             .values(state=f"handoff:{t.id}"))
             self._enqueue(db, t, "claimed", render(t))
             return t
 

@@ -151,6 +151,8 @@ async def test_ask_claim_chat_both_ways_end_and_rate(telegram: TelegramDriver) -
 async def test_two_helpers_claim_at_once_one_wins(telegram: TelegramDriver) -> None:
     fake = telegram.fake
     await _ask_for_person(telegram)
+    left = joined(await telegram.say("menu"))  # the citizen goes back to the menu while waiting
+    assert "HT1) đang chờ người nhận" in left
     card = (await fake.wait_for(TEAM_CHAT, 1))[0]
     data = card.action("Nhận")
     before = len(fake.to(TEAM_CHAT))
@@ -164,6 +166,10 @@ async def test_two_helpers_claim_at_once_one_wins(telegram: TelegramDriver) -> N
     await until(lambda: any("đã nhận và sẽ trò chuyện" in s.text for s in fake.to(CITIZEN)))
     await asyncio.sleep(0.3)
     assert len([s for s in fake.to(CITIZEN) if "đã nhận và sẽ trò chuyện" in s.text]) == 1
+    # ... and what they type next reaches the helper, not the assistant
+    before = len(fake.to(TEAM_CHAT))
+    assert await telegram.say("em cần làm khai sinh cho con") == []
+    assert (await fake.wait_for(TEAM_CHAT, before + 1))[-1].text == "👤 HT1: em cần làm khai sinh cho con"
 
 
 async def test_claim_is_one_statement_across_many_racers(telegram: TelegramDriver) -> None:
