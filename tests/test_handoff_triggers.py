@@ -188,3 +188,13 @@ async def test_staff_registered_with_an_invite_code_can_take_a_ticket(settings: 
         assert (await d.services.extras["handoff_repo"].get(1)).claimed_by == "terminal:newbie"
     finally:
         await driver.close()
+
+
+async def test_the_card_says_what_the_citizen_was_asking_about(terminal: TerminalDriver) -> None:
+    await terminal.say("đăng ký khai sinh cần giấy tờ gì")
+    asked = joined(await terminal.say("cho tôi nói chuyện với cán bộ"))
+    assert "xã, phường nào" in asked
+    await terminal.say("Long Xuyên")
+    text = (await card_rows(terminal))[0].payload["text"]
+    assert "Đang hỏi về: Đăng ký khai sinh" in text and "Lý do: xin gặp người thật" in text
+    assert "Kênh: thử nghiệm" in text and "không để lại số" in text
