@@ -261,6 +261,8 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         ctx.session.data.pop("handoff_id", None)
         return None
     if t.status == "waiting":
+        if ctx.incoming.kind == "text" and fold(ctx.text) in END_WORDS:
+            return await _end_by_citizen(ctx, t)  # "Kết thúc" before anyone took it: the request is cancelled
         return None  # the assistant answers as usual; the way back says it is still waiting (see resume)
     ctx.session.data.pop(CHOICES_KEY, None)  # a person is talking: "1" is a message, not a menu choice
     ctx.session.data["handoff_id"] = t.id  # "menu" then ends the chat (menu_note)
@@ -305,10 +307,15 @@ def _to_staff(t: HandoffTicket, text: str) -> list[Message]:
 
 
 async def _end_by_citizen(ctx: Context, t: HandoffTicket, left: bool = False) -> list[Reply]:
+    target = directory(ctx).get(t.target_key)
+
     def render(t: HandoffTicket) -> list[Message]:
         channel, chat = _staff_chat(t)
+        if not chat:  # nobody had taken it: the team's chats learn that the card is void
+            note = T.STAFF_CITIZEN_CANCELLED.format(code=t.code)
+            return [_msg(ch, c, note, "cancelled") for ch, c in (target.chats if target else ())]
         note = (T.STAFF_CITIZEN_LEFT if left else T.STAFF_CITIZEN_ENDED).format(code=t.code)
-        return [_msg(channel, chat, note, "note")] if chat else []
+        return [_msg(channel, chat, note, "note")]
 
     res = await repo(ctx).close(t.id, "citizen", render)
     ctx.session.state = ""
@@ -332,8 +339,8 @@ async def menu_note(ctx: Context) -> list[Reply]:
         return []
     if t.status == "live":
         return await _end_by_citizen(ctx, t, left=True)
-    return [Reply.make(T.ALREADY_OPEN.format(code=t.code), [[Button(T.BTN_CONTINUE, f"handoff:resume:{t.id}"),
-                                                            Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")]])]
+    # (when someone takes it, the citizen is put back into the chat: HandoffRepo.claim)
+    return [Reply.make(T.ALREADY_OPEN.format(code=t.code), [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")]])]
 
 
 # --- buttons ---------------------------------------------------------------------------------------

@@ -78,6 +78,10 @@ async def test_three_not_found_in_a_row_offer_a_person_first(terminal: TerminalD
     assert seen[-1].labels[0] == "Gặp người hỗ trợ"  # offered, not forced
     assert await card_rows(terminal) == []
     assert "xã, phường nào" in joined(await terminal.press("Gặp người hỗ trợ"))
+    assert "em đang báo" in joined(await terminal.say("Long Xuyên"))
+    assert "đã huỷ yêu cầu" in joined(await terminal.say("Kết thúc"))  # before anyone took it: cancelled
+    notes = [r.payload["text"] for r in await terminal.dispatcher.services.store.outbox_rows()]
+    assert "Người dân đã huỷ yêu cầu HT1, không cần nhận nữa." in notes
 
 
 async def test_terminal_staff_as_a_second_user(terminal: TerminalDriver) -> None:

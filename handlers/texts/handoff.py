@@ -6,7 +6,6 @@ BTN_CANCEL = "Huỷ yêu cầu"
 BTN_SKIP = "Bỏ qua"
 BTN_CLAIM = "Nhận"
 BTN_HUMAN = "Gặp người hỗ trợ"
-BTN_CONTINUE = "Tiếp tục trò chuyện"
 
 # --- triggers ---------------------------------------------------------------------------
 STUCK_AGAIN = "Dạ, anh/chị vướng ở bước này lần thứ hai rồi. Anh/chị có muốn trò chuyện với người hỗ trợ không ạ?"
@@ -103,6 +102,7 @@ STAFF_WHICH = "Dạ, anh/chị đang trò chuyện với nhiều người ({code
 FROM_CITIZEN = "👤 {code}: {text}"
 STAFF_ENDED = "Dạ, đã kết thúc {code} ạ."
 STAFF_CITIZEN_ENDED = "Người dân đã kết thúc {code}."
+STAFF_CITIZEN_CANCELLED = "Người dân đã huỷ yêu cầu {code}, không cần nhận nữa."
 STAFF_CITIZEN_LEFT = "Người dân đã rời cuộc trò chuyện {code}."
 STAFF_IDLE = "{code} đã lâu không có tin nhắn nên được đóng lại."
 STAFF_ESCALATED_AWAY = "{code} quá {minutes} phút chưa ai nhận, đã chuyển cho {target}."
