@@ -22,6 +22,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from handlers.complaint_intake import normalize_phone
 from handlers.complaint_ops import clean_text
 from handlers.context import Context, Services
 from handlers.handoff_directory import HandoffDirectory, Target, desks_of, load_teams
@@ -182,7 +183,8 @@ async def _open(ctx: Context) -> list[Reply]:
     if ahead:
         lines.append(T.QUEUE.format(n=ahead))
     lines.append(T.WAIT_LIMIT.format(minutes=ctx.settings.handoff_claim_minutes))
-    return [Reply.make("\n".join(lines), [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")], _menu_row()])]
+    return [Reply.make("\n".join(lines), [[Button(T.BTN_PHONE, f"handoff:phone:{t.id}")],
+                                          [Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")], _menu_row()])]
 
 
 def _summary_text(ctx: Context, req: dict[str, Any]) -> str:
@@ -250,6 +252,8 @@ async def on_state(ctx: Context) -> list[Reply] | None:
     arg = ctx.session.state.partition(":")[2]
     if arg == "commune":
         return await _commune_text(ctx)
+    if arg.startswith("phone:"):
+        return await _phone_text(ctx, arg.partition(":")[2])
     if arg.startswith("staff:"):
         return await _staff_private(ctx, arg.partition(":")[2])
     if not arg.isdigit():
@@ -278,6 +282,32 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         ctx.session.state = ""
         return None
     return []  # silent: the person answers, not the assistant
+
+
+async def _phone_text(ctx: Context, tid_text: str) -> list[Reply] | None:
+    """The number the citizen chose to share: stored on the ticket and sent to the team (never otherwise)."""
+    if ctx.incoming.kind != "text" or not tid_text.isdigit():
+        return None
+    phone = normalize_phone(ctx.text)
+    if phone is None:
+        if len(ctx.text.split()) > 3:  # a sentence, not a number: back to the request, and answer it
+            ctx.session.state = f"handoff:{tid_text}"
+            return None
+        return [Reply.make(T.PHONE_BAD, [[Button(T.BTN_SKIP, f"handoff:resume:{tid_text}")]])]
+    current = await repo(ctx).get(int(tid_text))
+    target = directory(ctx).get(current.target_key) if current is not None else None
+
+    def render(t: HandoffTicket) -> list[Message]:
+        channel, chat = _staff_chat(t)
+        chats = [(channel, chat)] if chat else list(target.chats if target else ())
+        return [_msg(ch, c, T.STAFF_PHONE.format(code=t.code, phone=phone), "phone") for ch, c in chats]
+
+    ctx.session.state = f"handoff:{tid_text}"
+    t = await repo(ctx).share_phone(int(tid_text), ctx.session.user_id, phone, render)
+    if t is None:
+        ctx.session.state = ""
+        return [Reply.make(T.STAFF_CLOSED_ALREADY.format(code=f"HT{tid_text}"), [_menu_row()])]
+    return [Reply.make(T.PHONE_SAVED.format(phone=phone, target=t.target_name))]
 
 
 @router.resume("handoff")
@@ -362,6 +392,9 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
     if verb == "rate" and extra.isdigit() and 1 <= int(extra) <= 5:
         ok = await repo(ctx).rate(t.id, ctx.session.user_id, int(extra))
         return [Reply.make(T.RATED.format(n=extra) if ok else T.RATE_GONE, [_menu_row()])]
+    if verb == "phone" and t.user_id == ctx.session.user_id and t.status in OPEN_TICKET_STATUSES:
+        ctx.session.state = f"handoff:phone:{t.id}"
+        return [Reply.make(T.ASK_PHONE, [[Button(T.BTN_SKIP, f"handoff:resume:{t.id}")]])]
     if verb in ("end", "cancel", "resume") and t.user_id == ctx.session.user_id:
         if t.status not in OPEN_TICKET_STATUSES:
             ctx.session.state = ""

@@ -138,6 +138,19 @@ class HandoffRepo:
             self._enqueue(db, t, "escalated", render(t))
             return t
 
+    async def share_phone(self, ticket_id: int, user_id: int, phone: str, render: Render) -> HandoffTicket | None:
+        """The citizen chose to leave a phone number on an open ticket; the team is told with it."""
+        async with self.store.sessions.begin() as db:
+            res = await db.execute(update(HandoffTicket).where(
+                HandoffTicket.id == ticket_id, HandoffTicket.user_id == user_id,
+                HandoffTicket.status.in_(OPEN_TICKET_STATUSES)).values(phone=phone[:16]))
+            if res.rowcount != 1:
+                return None
+            t = await db.get(HandoffTicket, ticket_id)
+            assert t is not None
+            self._enqueue(db, t, f"phone-{phone[-4:]}", render(t))
+            return t
+
     async def rate(self, ticket_id: int, user_id: int, n: int) -> bool:
         async with self.store.sessions.begin() as db:
             res = await db.execute(update(HandoffTicket).where(

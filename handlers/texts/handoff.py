@@ -5,6 +5,7 @@ BTN_END = "Kết thúc"
 BTN_CANCEL = "Huỷ yêu cầu"
 BTN_SKIP = "Bỏ qua"
 BTN_CLAIM = "Nhận"
+BTN_PHONE = "Để lại số điện thoại"
 BTN_HUMAN = "Gặp người hỗ trợ"
 
 # --- triggers ---------------------------------------------------------------------------
@@ -33,6 +34,10 @@ WAIT_LIMIT = "Nếu sau {minutes} phút chưa ai nhận, em sẽ báo lại anh/
 STILL_WAITING = "Dạ, em vẫn đang chờ {target} nhận ạ. Chưa có ai nhận."
 ALREADY_OPEN = "Dạ, yêu cầu gặp người hỗ trợ của anh/chị ({code}) đang chờ người nhận ạ."
 ALREADY_LIVE = "Dạ, anh/chị đang trò chuyện với {name} ({target}) ạ. Anh/chị cứ nhắn tiếp tại đây."
+ASK_PHONE = "Dạ, anh/chị gõ số điện thoại để người hỗ trợ gọi lại khi cần (ví dụ 0912345678) ạ. Số chỉ gửi cho tổ hỗ trợ."
+PHONE_BAD = "Dạ, số này chưa đúng ạ (10 hoặc 11 chữ số, bắt đầu bằng 0). Anh/chị gõ lại giúp em."
+PHONE_SAVED = "Dạ, em đã gửi số {phone} cho {target} ạ."
+STAFF_PHONE = "{code}: người dân để lại số điện thoại {phone}."
 CANCELLED = "Dạ, em đã huỷ yêu cầu gặp người hỗ trợ ạ."
 
 # Nobody can be reached now: the other ways, at once.
