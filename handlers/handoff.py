@@ -689,12 +689,26 @@ def stats_text(tickets: list[HandoffTicket]) -> str:
 
 
 async def stats_note(ctx: Context) -> list[Reply]:
-    """Under /thongke: the handoff figures of the teams and desks this helper belongs to (all for admins)."""
-    tickets = await repo(ctx).tickets()
+    """Under /thongke: the handoff figures of the teams and desks this user belongs to (all for admins).
+
+    Nothing for someone who belongs to none (then /thongke answers as before).
+    """
     who = actor(ctx)
+    d = directory(ctx)
     if who not in ctx.settings.admins:
-        mine = {t.key for t in [*directory(ctx).teams, *directory(ctx).desks] if who in t.members}
-        tickets = [t for t in tickets if t.target_key in mine or t.claimed_by == who]
+        mine = {t.key for t in [*d.teams, *d.desks, *([d.fallback] if d.fallback else [])] if who in t.members}
+        ops = ctx.services.extras.get("complaint_ops")
+        if ops is not None:
+            mine |= {f"desk:{key}" for key in await ops.staff_agencies(who)}
+        guides = ctx.services.extras.get("guide_store")
+        row = await guides.helper(ctx.incoming.channel, ctx.incoming.user_id) if guides is not None else None
+        if row is not None:
+            mine |= {t.key for t in d.teams if fold(t.name) == fold(row.team)}
+        if not mine:
+            return []
+        tickets = [t for t in await repo(ctx).tickets() if t.target_key in mine or t.claimed_by == who]
+    else:
+        tickets = await repo(ctx).tickets()
     return [Reply.make(stats_text(tickets), title=T.STATS_TITLE)]
 
 

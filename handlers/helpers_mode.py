@@ -264,11 +264,13 @@ async def _issue(ctx: Context) -> list[Reply]:
 @router.command("thongke")
 async def cmd_thongke(ctx: Context, _: str) -> list[Reply]:
     info = await helper_info(ctx)
+    notes = [r for note in ctx.services.extras.get("stats_notes", []) for r in await note(ctx)]  # handoff figures
     if info is None:
+        if notes:  # desk staff: the figures of the handoff to a person
+            return notes
         ctx.session.state = "helper:code"
         return [Reply.make(T.HELPER_ONLY, [[Button(T.BTN_MENU, "menu")]])]
     rows = await _gstore(ctx).team_stats(info.team)
-    notes = [r for note in ctx.services.extras.get("stats_notes", []) for r in await note(ctx)]  # handoff figures
     return [*notes, Reply.make(stats_text(rows, info), [[Button(T.BTN_HELPER, "helper:start"),
                                                          Button(T.BTN_MENU, "menu")]], title=T.STATS_TITLE)]
 

@@ -12,7 +12,7 @@ import pytest
 from bot.config import Settings, load_settings
 from tests.drivers import TelegramDriver
 
-TEAM_CHAT, DESK_CHAT, HELPER_A, HELPER_B, STRANGER = -100300, -100100, 9001, 9002, 9003
+TEAM_CHAT, DESK_CHAT, HELPER_A, HELPER_B, STRANGER, DESK_STAFF = -100300, -100100, 9001, 9002, 9003, 9100
 CITIZEN = 5001  # the driver's private chat
 HELPERS = f"""
 teams:
@@ -40,6 +40,7 @@ agencies:
     hours: "mon-fri 07:00-11:30 13:00-17:00; sat 07:30-11:30"
     hotline: "0296 3 999 999"
     chats: [{{channel: telegram, chat_id: "{DESK_CHAT}"}}]
+    members: [telegram:{DESK_STAFF}]
   - key: ubnd-chaudoc
     name: Bộ phận Một cửa UBND phường Châu Đốc
     one_stop: true
@@ -241,6 +242,11 @@ async def test_unclaimed_goes_to_the_province_desk_then_expires_honestly(telegra
     assert t.status == "expired"
     late = await telegram.press_in(DESK_CHAT, desk_card.action("Nhận"), HELPER_A)
     assert "đã kết thúc" in joined(late)
+    # desk staff (not helpers) see the figures with /thongke; someone else is asked for a helper code
+    stats = joined(await telegram.say_in(DESK_STAFF, "/thongke", DESK_STAFF))
+    assert ("Trung tâm Phục vụ hành chính công tỉnh An Giang — Phường Long Xuyên, An Giang: 1 yêu cầu, "
+            "0 được nhận, 1 không ai nhận") in stats
+    assert "Gặp người hỗ trợ" not in joined(await telegram.say_in(STRANGER, "/thongke", STRANGER))
 
 
 async def test_silent_live_chat_is_closed_with_a_note_to_both(telegram: TelegramDriver) -> None:
