@@ -41,6 +41,7 @@ router = Router()
 
 TEXT_MAX = 1500
 SUMMARY_MAX = 1500
+CODES_DAYS = 30  # a dossier followed or a complaint filed this recently is named on the card
 JOB_INTERVAL = 30.0  # seconds between checks of unclaimed and silent tickets
 END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "xong roi", "cam on, ket thuc"}
 CHOICES_KEY = "_choices"  # the dispatcher's numbered choices (cleared while a person is talking)
@@ -161,10 +162,13 @@ async def _open(ctx: Context) -> list[Reply]:
     short = label.partition(",")[0]
     now = ctx.now()
     target = d.pick(code, short, now)
+    dossier, complaint = await r.recent_codes(ctx.session.user_id, now - dt.timedelta(days=CODES_DAYS))
+    summary = "\n".join([*([T.CARD_DOSSIER.format(value=dossier)] if dossier else []),
+                         *([T.CARD_COMPLAINT.format(value=complaint)] if complaint else []), _summary_text(ctx, req)])
     values: dict[str, Any] = dict(
         user_id=ctx.session.user_id, channel=ctx.session.channel, chat_id=ctx.incoming.chat_id,
         commune_code=code, commune=label[:160], reason=str(req.get("reason") or "")[:64],
-        summary=_summary_text(ctx, req), phone="")
+        summary=summary.strip()[:SUMMARY_MAX + 300], phone="")
     if target is None:
         someone = any(t.chats for t in d.candidates(code, short))
         why = (T.UNREACHABLE_CLOSED if someone else

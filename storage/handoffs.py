@@ -225,6 +225,21 @@ class HandoffRepo:
         async with self.store.sessions() as db:
             return list((await db.execute(q)).scalars())
 
+    async def recent_codes(self, user_id: int, since: dt.datetime) -> tuple[str, str]:
+        """(the latest dossier code the citizen follows, their latest complaint code) since ``since``; "" if none."""
+        from storage.complaint_models import Complaint
+        from storage.dossier_models import Dossier, DossierSubscription
+
+        async with self.store.sessions() as db:
+            dossier = (await db.execute(
+                select(Dossier.code).join(DossierSubscription, DossierSubscription.dossier_id == Dossier.id)
+                .where(DossierSubscription.user_id == user_id, DossierSubscription.created_at >= since)
+                .order_by(DossierSubscription.id.desc()).limit(1))).scalar()
+            complaint = (await db.execute(
+                select(Complaint.code).where(Complaint.user_id == user_id, Complaint.created_at >= since)
+                .order_by(Complaint.id.desc()).limit(1))).scalar()
+        return dossier or "", complaint or ""
+
     async def tickets(self, since: dt.datetime | None = None) -> list[HandoffTicket]:
         q = select(HandoffTicket).order_by(HandoffTicket.id)
         if since is not None:

@@ -209,3 +209,17 @@ async def test_the_card_says_what_the_citizen_was_asking_about(terminal: Termina
     notes = [r.payload["text"] for r in await terminal.dispatcher.services.store.outbox_rows()]
     assert "HT1: người dân để lại số điện thoại 0912345678." in notes
     assert (await terminal.dispatcher.services.extras["handoff_repo"].get(1)).phone == "0912345678"
+
+
+async def test_the_card_names_a_recent_complaint_code(terminal: TerminalDriver) -> None:
+    from handlers.complaint_ops import ComplaintOps
+
+    await terminal.say("/start")
+    session = await terminal.dispatcher.services.store.load("terminal", "citizen-1", "citizen-1")
+    ops: ComplaintOps = terminal.dispatcher.services.extras["complaint_ops"]
+    c = await ops.submit(user_id=session.user_id, channel="terminal", chat_id="citizen-1",
+                         draft={"topic": "portal", "description": "Cổng báo lỗi khi nộp hồ sơ khai sinh"})
+    await terminal.say("gặp người thật")
+    await terminal.say("Long Xuyên")
+    text = (await card_rows(terminal))[0].payload["text"]
+    assert f"┃ Phản ánh gần nhất: {c.code}" in text
