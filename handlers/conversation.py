@@ -142,7 +142,7 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
             return [_which_procedure(ctx, aspects[0])]  # "lệ phí bao nhiêu?" with nothing in focus
         if result.decision == "answer" and result.matches:
             entry_id = result.matches[0].id
-        elif named_decision == "answer" and not _only_aspect(q.text):
+        elif named_decision == "answer" and not _only_aspect(q.text) and not looks_out_of_scope(result.normalized):
             entry_id = named[0].id  # "khai tử làm ở đâu": the aspect words blurred the whole question
         elif result.decision == "ask" and result.matches:
             ask_ids = [m.id for m in result.matches]
@@ -155,7 +155,8 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
             return [_clarify(ctx, focus)]  # "mấy nghìn một trang": most likely still about the card on screen
         return _unknown(ctx, q)
     if q.aspects and entry_id != (focus.entry_id if focus else "") and dialogue.aspects(q.text):
-        aspects = _aspects_besides_name(ctx, entry_id, q.text)  # "hỗ trợ mai táng phí" asks no fee
+        besides = set(_aspects_besides_name(ctx, entry_id, q.text))  # "hỗ trợ mai táng phí" asks no fee
+        aspects = [a for a in aspects if a in besides]
     aspect = aspects[0] if aspects else ""
     if aspect and (focus is None or entry_id != focus.entry_id) and dialogue.is_general(q.text):
         aspect = ""  # "lý lịch tư pháp thì cần gì", "muốn ly hôn thì làm sao": the whole card

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from knowledge.loader import BUNDLED_DIR, load_knowledge
 from knowledge.matcher import Matcher, MatchResult
+from knowledge.understanding import understand
 
 
 def result_json(result: MatchResult) -> dict:
@@ -41,7 +42,7 @@ def run(stdin: TextIO, stdout: TextIO, kb_dir: Path) -> int:
     for line in stdin:
         query = line.rstrip("\r\n")
         try:
-            out = result_json(matcher.match(query))
+            out = result_json(understand(matcher, query))
         except Exception as exc:  # one bad line must not stop the batch
             print(f"error on {query[:80]!r}: {exc!r}", file=sys.stderr)
             out = {"query": query, "intent": "unknown", "matches": []}

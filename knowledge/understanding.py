@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from knowledge import dialogue
+from knowledge.intent import looks_out_of_scope
 from knowledge.matcher import RERANK_DEPTH, Candidate, Matcher, MatchResult
 
 SHORT_MESSAGE = 300  # characters: below this a message answered as a whole is read clause by clause only
@@ -67,12 +68,18 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     for x in strong:
         if all(x[2].matches[0].id != d[2].matches[0].id for d in distinct):
             distinct.append(x)
-    if len(distinct) >= 2:
+    second = None
+    if len(distinct) >= 2:  # two questions about two procedures: the first answered, the other offered
         first, second = distinct[0], distinct[1]
+    elif whole.intent == "procedure" and whole.decision == "answer":  # "mất căn cước…, làm lại sao": one question
+        return Question(text, whole, _asked_aspects(parts) or dialogue.aspects(text))
+    elif answered:  # a story around one clear question: that clause
+        first = max(answered, key=lambda x: (dialogue.asks(x[1]), not dialogue.is_purpose(x[1]),
+                                             x[2].matches[0].score))
+    elif whole.decision == "none":  # nothing clear anywhere: the likeliest clause, to ask back about
+        first = max(scored, key=lambda x: (not dialogue.is_purpose(x[1]), x[2].matches[0].score))
     else:
-        first = max(scored, key=lambda x: (dialogue.asks(x[1]), not dialogue.is_purpose(x[1]),
-                                           x[2].decision == "answer", x[2].matches[0].score))
-        second = None
+        return Question(text, whole, dialogue.aspects(text))
     i, part, r = first
     asp = dialogue.aspects(part)
     if not asp:  # "…khai sinh cho thằng bé. Vậy bà phải mang theo những giấy tờ gì?" / "cần gì để làm hộ chiếu"
@@ -88,6 +95,36 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
         also_asp = [] if dialogue.is_general(also_part) else dialogue.aspects(also_part)
         also = (second[2].matches[0].id, also_asp[0] if also_asp else "")
     return Question(part, r, asp, also)
+
+
+def _asked_aspects(parts: list[str]) -> list[str]:
+    """The aspects of the clauses that ask, the last question first (in a story, the question ends it)."""
+    for part in reversed(parts):
+        if dialogue.asks(part):
+            found = dialogue.aspects(part)
+            if found:
+                return found
+    return []
+
+
+def understand(matcher: Matcher, text: str) -> MatchResult:
+    """What a message asks, as one match result, the way the conversation reads it with nothing in focus:
+    the clause that asks in a long message, and the procedure named apart from the aspect words when the
+    whole message was unclear ("khai tử làm ở đâu"). ``python -m bot match`` prints this."""
+    q = read_question(matcher, text)
+    r = q.result
+    if (r.intent in ("procedure", "unknown") and r.decision != "answer" and not r.limit
+            and not looks_out_of_scope(r.normalized)):
+        named, decision = named_topic(matcher, q.text)
+        only_aspect = not [w for w in dialogue.topic_text(q.text).split() if w not in _FILLER]
+        if decision == "answer" and not only_aspect:
+            r = MatchResult(r.query, r.normalized, "procedure", named[:3], "answer", wants_guide=r.wants_guide)
+    return MatchResult(text, r.normalized, r.intent, r.matches, r.decision, r.help_kind, r.dossier_code,
+                       r.wants_guide or q.guide, r.limit)
+
+
+_FILLER = frozenset(dialogue.folded("bao nhiêu không có phải được mất hết làm thì là ạ vậy sao gì nào chưa rồi "
+                                    "xong hồ sơ giấy thủ tục cần nộp").split())
 
 
 def named_topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
