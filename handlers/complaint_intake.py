@@ -332,10 +332,15 @@ async def on_edit(ctx: Context, what: str) -> list[Reply]:
     return ask_description(ctx)
 
 
+LAST_FILED = "pakn_last"  # session data: {"id", "at"} of the complaint this user filed last
+LAST_FILED_WINDOW = 900  # seconds during which a repeated "Gửi" is answered with that complaint's code
+
+
 async def on_send(ctx: Context) -> list[Reply]:
     d = draft(ctx)
     if d is None or not d.get("description") or ctx.session.state != "complaint:summary":
-        return expired()
+        again = await _sent_before(ctx)
+        return again if again is not None else expired()
     limit = ctx.settings.complaints_per_day
     o = ops(ctx)
     # The draft's key makes filing idempotent: if the process died after the complaint was stored but
@@ -351,6 +356,7 @@ async def on_send(ctx: Context) -> list[Reply]:
     c, filed = await o.submit_once(user_id=ctx.session.user_id, channel=channel, chat_id=chat_id, draft=d,
                                    durable_reply=durable)
     ctx.session.data.pop(DRAFT, None)
+    ctx.session.data[LAST_FILED] = {"id": c.id, "at": ctx.now().timestamp()}
     ctx.session.state = ""
     buttons = [[Button(T.BTN_LOOKUP, "complaint:lookup"), Button(T.BTN_MENU, "menu")]]
     if not filed:  # answered whatever the held copy's state; sending it marks the held copy done
@@ -359,6 +365,23 @@ async def on_send(ctx: Context) -> list[Reply]:
                 if durable else reply]
     reply = Reply.make(o.submitted_text(c), buttons)
     return [replace(reply, durable=submitted_key(c.id, channel, chat_id)) if durable else reply]
+
+
+async def _sent_before(ctx: Context) -> list[Reply] | None:
+    """A "Gửi" pressed again shortly after the draft was filed (its reply may have been lost in a crash
+    after the session was saved): the code of that complaint, through its durable copy; else None."""
+    last = ctx.session.data.get(LAST_FILED)
+    if not isinstance(last, dict) or ctx.now().timestamp() - float(last.get("at", 0)) > LAST_FILED_WINDOW:
+        return None
+    c = await ops(ctx).repo.get(int(last.get("id", 0)))
+    if c is None or c.user_id != ctx.session.user_id:
+        return None
+    ctx.session.state = ""
+    reply = Reply.make(T.ALREADY_SUBMITTED.format(code=c.code),
+                       [[Button(T.BTN_LOOKUP, "complaint:lookup"), Button(T.BTN_MENU, "menu")]])
+    if c.channel in ctx.services.extras.get("senders", {}):
+        return [replace(reply, durable=submitted_key(c.id, c.channel, c.chat_id), durable_again=True)]
+    return [reply]
 
 
 def expired() -> list[Reply]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 from sqlalchemy import event
@@ -21,22 +20,17 @@ def sqlite_write_problem(path: Path) -> str | None:
     SQLite maps the ``-shm`` file into memory: if that file cannot be written (read-only, immutable)
     writes fail or, with a file made immutable under a running process, the process dies with SIGBUS
     and no log line. So the folder and every file that exists are checked for writing before start.
+    Only ``access()`` is used, never ``open()``: closing any descriptor of a database file would drop
+    the POSIX locks this process's SQLite connections hold on it (and let another process delete the
+    WAL under them).
     """
     folder = path.parent
-    probe = folder / f".write-probe-{uuid.uuid4().hex[:8]}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        return f"the folder {folder} is not writable ({exc.strerror or exc})"
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if not name.exists():
+    for name in (folder, path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name is not folder and not name.exists():
             continue
-        try:
-            fd = os.open(name, os.O_RDWR)
-            os.close(fd)
-        except OSError as exc:
-            return f"the file {name} is not writable ({exc.strerror or exc})"
+        if not os.access(name, os.W_OK):
+            what = "folder" if name is folder else "file"
+            return f"the {what} {name} is not writable (permissions, a read-only file system or the immutable flag)"
     return None
 
 

@@ -99,6 +99,22 @@ async def filed_codes(db_url: str, user: int) -> list[str]:
         await store.close()
 
 
+def _dump(db_url: str) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(db_url.split(":///", 1)[1])
+    try:
+        out = []
+        out.append(f"complaints: {conn.execute('SELECT id, user_id, code, idem_key, created_at FROM complaints').fetchall()}")
+        out.append(f"sessions: {conn.execute('SELECT s.user_id, u.external_id, s.state, s.data, s.version FROM sessions s JOIN users u ON u.id = s.user_id').fetchall()[-2:]}")
+        out.append(f"outbox: {[(r[0], r[1], r[2]) for r in conn.execute('SELECT dedup_key, status, next_attempt_at FROM outbox').fetchall()][-4:]}")
+        for table in ("inbox_updates", "pending_updates", "conversation_locks", "processed_updates"):
+            out.append(f"{table}: {conn.execute(f'SELECT * FROM {table}').fetchall()[-6:]}")
+        return "\n".join(out)
+    finally:
+        conn.close()
+
+
 @pytest.mark.slow
 async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one_card(tmp_path: Path) -> None:
     rng = random.Random(20)
@@ -144,7 +160,11 @@ async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one
                         pressed_again = True
                         resp = await http.post(url, json=telegram_press(tg, user, send), headers=HEADERS)
                         assert resp.status_code == 200
-                    assert await wait_until(lambda: codes_to(tg, user), 10), (n, offset_ms)
+                    if not await wait_until(lambda: codes_to(tg, user), 10):
+                        print("DIAG", n, offset_ms, pressed_again, [s.text[:90] for s in tg.to(user)[-3:]])
+                        print("DIAG server:", server.output()[-3000:])
+                        print("DIAG db:", _dump(env["DATABASE_URL"]))
+                        raise AssertionError(f"round {n}: no tracking code")
                     filed = await filed_codes(env["DATABASE_URL"], user)
                     assert len(filed) == 1, (n, offset_ms, filed)
                     code = filed[0]

@@ -69,7 +69,7 @@ async def test_an_immutable_shm_file_is_reported_at_start_up(tmp_path: Path, imm
     rc, out = await serve_until_exit(tmp_path, db)
     assert rc == 2, out  # not -7 (SIGBUS), not a server that runs without storing anything
     lines = [line for line in out.splitlines() if "bot.sqlite3-shm is not writable" in line]
-    assert len(lines) == 1 and "ERROR" in lines[0] and "chattr -i" in lines[0], out
+    assert len(lines) == 1 and "ERROR" in lines[0] and "chattr -i" in lines[0] and "immutable flag" in lines[0], out
     assert "Traceback" not in out
 
 
