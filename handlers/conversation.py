@@ -170,16 +170,17 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
 def _aspects_besides_name(ctx: Context, entry_id: str, text: str) -> list[str]:
     """Aspects asked, not counting words that are part of the entry's own name or aliases."""
     entry = ctx.kb.entries[entry_id]
-    rest = f" {dialogue.folded(text)} "
+    typed = dialogue.Text.of(text)  # with its diacritics when typed with them ("mẫu" is not "màu")
+    rest = f" {typed.value} "
     for name in sorted((entry.name, *entry.aliases), key=len, reverse=True):
-        folded_name = dialogue.folded(name)
-        if not folded_name or f" {folded_name} " not in rest:
+        said = dialogue.Text.of(name).value if typed.marked else dialogue.folded(name)
+        if not said or f" {said} " not in rest:
             continue
         core = dialogue.topic_text(name)
-        if core != folded_name and ctx.kb.matcher.is_alias(entry_id, core):
+        if core != dialogue.folded(name) and ctx.kb.matcher.is_alias(entry_id, core):
             continue  # "xin lý lịch tư pháp online": "online" is asked, the alias only carries it
-        rest = rest.replace(f" {folded_name} ", " ")
-    return dialogue.aspects(rest) if rest.strip() != dialogue.folded(text) else dialogue.aspects(text)
+        rest = rest.replace(f" {said} ", " ")
+    return dialogue.aspects(rest) if rest.strip() != typed.value else dialogue.aspects(text)
 
 
 def _about_result_of(ctx: Context, entry_id: str, text: str) -> bool:

@@ -101,6 +101,7 @@ class Lexicon:
     priority: tuple[str, ...]
     settings: frozenset[str]
     weak: frozenset[str]  # folded phrases that count last when another aspect is asked too
+    lead: frozenset[str]  # aspects that come first when present
     followup: Phrases
     markers: Phrases
     guide: Phrases
@@ -128,6 +129,7 @@ class Lexicon:
             priority=priority + tuple(a for a in aspects if a not in priority),
             settings=frozenset(data.get("setting_aspects") or []),
             weak=frozenset(fold(str(p)) for p in data.get("weak_phrases") or []),
+            lead=frozenset(data.get("lead_aspects") or []),
             followup=Phrases.of(data.get("followup_words") or [], careful=True),
             markers=Phrases.of(data.get("followup_markers") or [], careful=True),
             guide=Phrases.of(data.get("guide_request") or []),
@@ -245,6 +247,7 @@ def aspects(text: str, lex: Lexicon | None = None) -> list[str]:
     if len(found) > 1:  # "làm online có mất phí không": the fee is asked, online is the setting
         last = lex.settings | weak
         found = [a for a in found if a not in last] + [a for a in found if a in last]
+        found = [a for a in found if a in lex.lead] + [a for a in found if a not in lex.lead]
     return found
 
 

@@ -35,7 +35,7 @@ STOPWORDS = frozenset(normalize_tokens(
     "và hay hoặc có không được chưa rồi gì nào thế như những các nhé nha nhá vậy ở đâu đã đang sẽ "
     "muốn cần phải bị này kia đó nếu khi để cũng nên vẫn còn thôi luôn cùng tại từ trong "
     "theo về nhau ai làm đi ra vào bây giờ hiện nay hôm thưa dạ vâng nhỉ hả hở chứ "
-    "mấy nhiều ít rất quá lắm biết cách nhờ ok cái thằng chiếc sớm giùm dùm"
+    "mấy nhiều ít rất quá lắm biết cách nhờ ok cái thằng chiếc sớm giùm dùm kính"
 ))
 # Typed without diacritics, only these are surely stopwords ("con" may be còn or con, "tu" từ or tử).
 _STOP_FOLDED = frozenset((

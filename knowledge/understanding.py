@@ -43,7 +43,7 @@ def read_question(matcher: Matcher, text: str) -> Question:
 
 def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     parts = dialogue.clauses(text)
-    if len(parts) <= 1:
+    if len(parts) <= 1 or whole.limit:  # (a topic not covered stays so, whatever a clause resembles)
         return Question(text, whole, dialogue.aspects(text))
     if whole.decision == "answer" and whole.matches and len(text) < SHORT_MESSAGE:
         # a short message whose every clause leans to the entry the whole names: one question
@@ -76,8 +76,10 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     elif answered:  # a story around one clear question: that clause
         first = max(answered, key=lambda x: (dialogue.asks(x[1]), not dialogue.is_purpose(x[1]),
                                              x[2].matches[0].score))
-    elif whole.decision == "none":  # nothing clear anywhere: the likeliest clause, to ask back about
-        first = max(scored, key=lambda x: (not dialogue.is_purpose(x[1]), x[2].matches[0].score))
+    elif whole.decision == "none" and any(dialogue.asks(x[1]) for x in scored):
+        # nothing clear anywhere: the likeliest clause that asks, to ask back about
+        first = max((x for x in scored if dialogue.asks(x[1])),
+                    key=lambda x: (not dialogue.is_purpose(x[1]), x[2].matches[0].score))
     else:
         return Question(text, whole, dialogue.aspects(text))
     i, part, r = first
