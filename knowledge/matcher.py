@@ -458,6 +458,8 @@ class Matcher:
         top = sorted(candidates.items(), key=lambda kv: -kv[1])[:depth]
         qset = set(q.terms)
         optional = {t: v for t, v in uni.items() if t in OPTIONAL_WORDS}
+        # how much of the question an alias explains counts its content words, not "cấp", "làm", "cho bé"
+        core_mass = sum(v for t, v in {**uni, **bi}.items() if q.terms[t] >= 1.0) or (uni_total + bi_total)
         marked = [t for t in q.accented if has_marks(t)]
         out = []
         for idx, raw in top:
@@ -474,7 +476,7 @@ class Matcher:
             missing = sum(v for t, v in optional.items() if not self._weight(t, idx))
             coverage = min(1.0, uni_hit / max(uni_total - missing, 1e-9))
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
-            alias = self._alias_score(idx, qset, uni_total + bi_total)
+            alias = self._alias_score(idx, qset, core_mass)
             fuzzy = 0.0
             hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None, score_cutoff=70)
             if hit:
