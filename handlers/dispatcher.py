@@ -165,6 +165,11 @@ class Dispatcher:
             replies = await group_handler(ctx)
             if replies is not None:
                 return replies
+        if inc.chat_type != "group":
+            for before in self.router.befores.values():
+                replies = await before(ctx)
+                if replies is not None:
+                    return replies
         state = ctx.session.state
         state_handler = self.router.find_state(state)
         if state_handler is not None:

@@ -314,6 +314,19 @@ async def _phone_text(ctx: Context, tid_text: str) -> list[Reply] | None:
     return [Reply.make(T.PHONE_SAVED.format(phone=phone, target=t.target_name))]
 
 
+@router.before("handoff")
+async def live_chat_first(ctx: Context) -> list[Reply] | None:
+    """A person took the citizen's request while they were in another flow: their messages go to the person."""
+    tid = ctx.session.data.get("handoff_id")
+    if not isinstance(tid, int) or ctx.session.state.startswith("handoff"):
+        return None
+    t = await repo(ctx).get(tid)
+    if t is None or t.user_id != ctx.session.user_id or t.status not in OPEN_TICKET_STATUSES or t.status == "waiting":
+        return None
+    ctx.session.state = f"handoff:{t.id}"
+    return await on_state(ctx)
+
+
 @router.resume("handoff")
 async def way_back(ctx: Context) -> Reply | None:
     arg = ctx.session.state.partition(":")[2]

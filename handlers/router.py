@@ -5,6 +5,9 @@
   the handler returns ``None`` to let the message fall through to normal matching.
 - ``command(name)``: ``/name`` commands.
 - ``intent(name)``: free text the matcher classified as ``name``.
+- ``before(name)``: looks at typed text (or a photo) in a private chat before any flow does; returns
+  ``None`` to let it through (a live chat with a person takes the citizen's messages, whatever flow
+  they were in when the person took it).
 - ``resume(prefix)``: the way back into a flow (state ``prefix``), added under an answer to a
   question typed in the middle of it ("Anh/chị đang ở bước 3/9 … Gõ Tiếp để làm tiếp").
 """
@@ -36,6 +39,7 @@ class Router:
         self.commands: dict[str, ActionHandler] = {}
         self.intents: dict[str, IntentHandler] = {}
         self.resumes: dict[str, ResumeHandler] = {}
+        self.befores: dict[str, StateHandler] = {}
 
     def _register(self, table: dict[str, Any], key: str) -> Callable[[F], F]:
         def deco(fn: F) -> F:
@@ -57,13 +61,16 @@ class Router:
     def intent(self, name: str) -> Callable[[F], F]:
         return self._register(self.intents, name)
 
+    def before(self, name: str) -> Callable[[F], F]:
+        return self._register(self.befores, name)
+
     def resume(self, prefix: str) -> Callable[[F], F]:
         return self._register(self.resumes, prefix)
 
     def include(self, other: "Router") -> None:
         for mine, theirs in ((self.actions, other.actions), (self.states, other.states),
                              (self.commands, other.commands), (self.intents, other.intents),
-                             (self.resumes, other.resumes)):
+                             (self.resumes, other.resumes), (self.befores, other.befores)):
             for key, fn in theirs.items():
                 if key in mine:
                     raise ValueError(f"handler for {key!r} registered twice")

@@ -293,3 +293,20 @@ async def test_queue_position_and_figures(telegram: TelegramDriver) -> None:
     out = io.StringIO()
     await report(telegram.settings, tickets=True, out=out)
     assert [line.split(",")[0] for line in out.getvalue().splitlines()] == ["code", "HT1", "HT2"]
+
+
+async def test_a_person_taking_the_request_reaches_a_citizen_who_went_into_another_flow(
+        telegram: TelegramDriver) -> None:
+    """While waiting the citizen started a dossier lookup; once a helper takes the request, what the citizen
+    types goes to the helper (the router's ``before`` hook), not to the lookup or the assistant."""
+    fake = telegram.fake
+    await _ask_for_person(telegram)
+    card = (await fake.wait_for(TEAM_CHAT, 1))[0]
+    lookup = joined(await telegram.say("tra cứu hồ sơ"))
+    assert "mã hồ sơ" in lookup
+    before = len(fake.to(CITIZEN))
+    await telegram.press_in(TEAM_CHAT, card.action("Nhận"), HELPER_A)
+    await fake.wait_for(CITIZEN, before + 1)
+    assert await telegram.say("em vẫn chưa biết mã hồ sơ ạ") == []  # relayed, no reply of the bot's own
+    relayed = await fake.wait_for(TEAM_CHAT, 3)
+    assert relayed[-1].text == "👤 HT1: em vẫn chưa biết mã hồ sơ ạ"
