@@ -32,6 +32,8 @@ async def respond(ctx: Context, router: Router) -> list[Reply]:
     """Answer typed text that no flow took: everyday words, questions, follow-ups."""
     text = ctx.text
     fam = dialogue.families(text)
+    if fam and ctx.kb.matcher.match(text).help_kind == "human":
+        fam = frozenset()  # "tôi không biết làm": a person, not "không sao ạ"
     if fam:
         replies = await _everyday(ctx, fam)
         if replies is not None:
