@@ -287,13 +287,18 @@ class Store:
         await conn.execute(self.sql.drop_lock, {"key": key, "owner": self.worker_id})
 
     async def prune_update_records(self, keep_ids: dt.timedelta = dt.timedelta(days=3),
-                                   keep_pending: dt.timedelta = dt.timedelta(hours=1)) -> tuple[int, int]:
-        """Forget update ids older than ``keep_ids`` (platforms redeliver for about a day at most) and
-        pending rows left by a worker that died (older than ``keep_pending``); returns the counts."""
+                                   keep_pending: dt.timedelta = dt.timedelta(hours=1),
+                                   keep_action_keys: dt.timedelta = dt.timedelta(days=7)) -> tuple[int, int]:
+        """Forget update ids older than ``keep_ids`` (platforms redeliver for about a day at most),
+        pending rows left by a worker that died (older than ``keep_pending``) and action keys older than
+        ``keep_action_keys`` (a step is retried within minutes of a crash); returns the first two counts."""
+        from storage.models import ActionKey
+
         now = self.now()
         async with self.engine.begin() as conn:
             ids = await conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.created_at < now - keep_ids))
             pending = await conn.execute(delete(PendingUpdate).where(PendingUpdate.created_at < now - keep_pending))
+            await conn.execute(delete(ActionKey).where(ActionKey.created_at < now - keep_action_keys))
         return ids.rowcount, pending.rowcount
 
     # --- webhook inbox: saved before acknowledged ------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import handlers.dossier as dossier_handlers
 from bot.dossier_import import import_csv_command
@@ -125,3 +126,23 @@ async def test_subscription_repeated_after_a_crash_is_confirmed_once(
     dossiers = telegram.dispatcher.services.extras["dossiers"]
     user = (await telegram.dispatcher.services.store.load("telegram", str(chat), str(chat))).user_id
     assert await dossiers.is_subscribed(DOSSIER, user)
+
+
+async def test_old_action_keys_are_pruned(settings) -> None:  # noqa: ANN001, F811
+    import datetime as dt
+
+    from storage.models import ActionKey
+    from storage.store import Store
+
+    now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
+    store = Store.from_url(settings.database_url, now=lambda: now)
+    try:
+        await store.create_schema()
+        async with store.sessions.begin() as db:
+            db.add(ActionKey(key="rate:1:1:5:v3", ref="1", created_at=now - dt.timedelta(days=8)))
+            db.add(ActionKey(key="rate:1:1:5:v9", ref="1", created_at=now - dt.timedelta(days=1)))
+        await store.prune_update_records()
+        async with store.sessions() as db:
+            assert [k.key for k in (await db.execute(select(ActionKey))).scalars()] == ["rate:1:1:5:v9"]
+    finally:
+        await store.close()
