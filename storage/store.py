@@ -540,7 +540,8 @@ class Store:
                 .values(claimed_by=self.worker_id, claimed_until=until)
             )
             rows = (await db.execute(select(Outbox).where(Outbox.id.in_(ids), Outbox.claimed_by == self.worker_id,
-                                                          Outbox.claimed_until == until))).scalars()
+                                                          Outbox.claimed_until == until)
+                                     .order_by(Outbox.id))).scalars()  # each chat's lane sends in order
             return [OutboxItem(r.id, r.channel, r.chat_id, dict(r.payload), r.attempts, r.status == "sending")
                     for r in rows]
 
