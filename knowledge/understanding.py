@@ -45,6 +45,9 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     parts = dialogue.clauses(text)
     if len(parts) <= 1 or whole.limit:  # (a topic not covered stays so, whatever a clause resembles)
         return Question(text, whole, dialogue.aspects(text))
+    if whole.intent == "procedure" and whole.decision == "answer" and sum(map(dialogue.asks, parts)) < 2:
+        # one procedure named by the whole and at most one clause asking: one question, no second to offer
+        return Question(text, whole, _asked_aspects(parts) or dialogue.aspects(text))
     if whole.decision == "answer" and whole.matches and len(text) < SHORT_MESSAGE:
         # a short message whose every clause leans to the entry the whole names: one question
         top = whole.matches[0].id
