@@ -17,7 +17,7 @@ from handlers.types import Button, Reply
 from knowledge import dialogue
 from knowledge.intent import looks_out_of_scope
 from knowledge.limits import get_limit
-from knowledge.matcher import Candidate, Matcher, MatchResult
+from knowledge.matcher import Candidate, Matcher
 from knowledge.schema import Procedure
 from knowledge.understanding import Question, named_topic, prefer_exact, read_question
 

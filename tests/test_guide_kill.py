@@ -20,7 +20,7 @@ async def _turn(tg: FakeTelegram, make_update) -> list[Sent]:  # type: ignore[no
     """Send one update and wait until the bot answered it (at least one new message)."""
     before = len(tg.to(CHAT))
     make_update()
-    sent = await tg.wait_for(CHAT, before + 1, timeout=30)
+    await tg.wait_for(CHAT, before + 1, timeout=30)
     await asyncio.sleep(0.3)  # a turn may send several messages
     return tg.to(CHAT)[before:]
 
