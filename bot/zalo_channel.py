@@ -172,7 +172,7 @@ async def send_reply(client: ZaloClient, chat_id: str, reply: Reply) -> str:
 class ZaloSender:
     """Pushes outbox messages to Zalo chats (registered as ``extras["senders"]["zalo"]``).
 
-    A pushed message's choices are numbered too, so once Zalo accepted it they become the
+    A pushed message's choices are numbered too, and become the
     recipient's current choices: a typed "1" then means the first choice of that message
     (on Telegram the button itself carries the action).
     """
@@ -187,14 +187,17 @@ class ZaloSender:
         return await self.send_parts(chat_id, reply, 0, None)
 
     async def send_parts(self, chat_id: str, reply: Reply, skip: int, on_part: Any) -> str:
-        """``send`` from part ``skip`` on, reporting each accepted part (the outbox records them)."""
-        message_id = await _send_parts(self.client, chat_id, to_messages(reply), skip, on_part)
+        """``send`` from part ``skip`` on, reporting each accepted part (the outbox records them).
+
+        The choices are remembered before the message goes out: a citizen who types "5" the moment the
+        message appears must find them in place (remembering is idempotent, so a resend is harmless).
+        """
         if self.store is not None and reply.buttons:
             try:
                 await remember_choices(self.store, chat_id, reply)
-            except Exception:  # noqa: BLE001 - the message is delivered; never make the outbox resend it
+            except Exception:  # noqa: BLE001 - the message matters more; numbers then fall back to words
                 log.warning("could not remember the choices of a pushed zalo message", exc_info=True)
-        return message_id
+        return await _send_parts(self.client, chat_id, to_messages(reply), skip, on_part)
 
 
 async def remember_choices(store: Store, chat_id: str, reply: Reply) -> None:

@@ -80,7 +80,7 @@ ACCENT_PREFIX = "~"  # index key prefix of the accented words of an entry (for t
 RERANK_DEPTH = 6
 POOL_DEPTH = 15  # a message's best entries (by BM25) among which its parts are searched again
 WITHIN_DEPTH = 3  # candidates re-ranked for a part of a message (the whole was re-ranked at RERANK_DEPTH)
-PHASE2_DEPTH = 30
+PHASE2_DEPTH = 15
 MEMO_SIZE = 256  # recent match/search results kept (results are immutable; the index never changes)
 COMMON_DF_SHARE = 0.04     # terms in more docs than this only score existing candidates
 
