@@ -226,17 +226,18 @@ async def test_unclaimed_goes_to_the_province_desk_then_expires_honestly(telegra
 
     services = telegram.dispatcher.services
     store = services.store
-    real_now = store.now
+    base = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)  # a Tuesday, 09:00 in Vietnam: the desk is open
+    store.now = lambda: base
     await _ask_for_person(telegram)
     await telegram.fake.wait_for(TEAM_CHAT, 1)
-    store.now = lambda: real_now() + dt.timedelta(minutes=11)
+    store.now = lambda: base + dt.timedelta(minutes=11)
     assert await check_timers(services) == (1, 0, 0)
     assert await check_timers(services) == (0, 0, 0)  # once
     desk_card = (await telegram.fake.wait_for(DESK_CHAT, 1))[0]
     assert "CHUYỂN TIẾP" in desk_card.text and desk_card.labels == ["Nhận"]
     await until(lambda: any("chưa ai nhận" in s.text and "0296 3 999 999" in s.text
                             for s in telegram.fake.to(CITIZEN)))
-    store.now = lambda: real_now() + dt.timedelta(minutes=22)
+    store.now = lambda: base + dt.timedelta(minutes=22)
     assert await check_timers(services) == (0, 1, 0)
     t = await services.extras["handoff_repo"].get(1)
     assert t.status == "expired"
