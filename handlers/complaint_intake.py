@@ -77,23 +77,7 @@ def ask_again(ctx: Context, step: str = "") -> list[Reply]:
     d = draft(ctx)
     if d is None or not step:
         return expired()
-    if step == "topic":
-        return ask_topic(ctx)
-    if step == "procedure":
-        return _ask(ctx, "procedure", T.ASK_PROCEDURE)
-    if step == "dossier":
-        return _ask(ctx, "dossier", T.ASK_DOSSIER, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
-    if step == "commune":
-        return ask_commune(ctx)
-    if step == "description":
-        return ask_description(ctx)
-    if step == "photo":
-        return ask_photo(ctx)
-    if step == "contact":
-        return ask_contact(ctx)
-    if step == "phone":
-        return _ask(ctx, "phone", T.ASK_PHONE)
-    return summary(ctx)
+    return ask_step(ctx, step)
 
 
 # --- start and topic ------------------------------------------------------------------
@@ -124,10 +108,8 @@ async def on_topic(ctx: Context, topic: str) -> list[Reply]:
     if topic not in T.TOPIC_LABELS:
         return ask_topic(ctx)
     d.update(topic=topic, procedure_id="", dossier_code="")
-    if topic == "procedure":
-        return _ask(ctx, "procedure", T.ASK_PROCEDURE)
-    if topic == "dossier":
-        return _ask(ctx, "dossier", T.ASK_DOSSIER, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
+    if topic in ("procedure", "dossier"):
+        return ask_step(ctx, topic)
     return next_step(ctx, "detail")
 
 
@@ -280,7 +262,17 @@ def next_step(ctx: Context, done: str) -> list[Reply]:
     d = draft(ctx) or {}
     if d.get("editing"):
         return summary(ctx)
-    step = STEPS[STEPS.index(done) + 1]
+    return ask_step(ctx, STEPS[STEPS.index(done) + 1])
+
+
+def ask_step(ctx: Context, step: str) -> list[Reply]:
+    """The question of one intake step (the summary for the last one)."""
+    if step == "topic":
+        return ask_topic(ctx)
+    if step == "procedure":
+        return _ask(ctx, "procedure", T.ASK_PROCEDURE)
+    if step == "dossier":
+        return _ask(ctx, "dossier", T.ASK_DOSSIER, [[Button(T.BTN_SKIP, "complaint:dossier:skip")]])
     if step == "commune":
         return ask_commune(ctx)
     if step == "description":
@@ -289,6 +281,8 @@ def next_step(ctx: Context, done: str) -> list[Reply]:
         return ask_photo(ctx)
     if step == "contact":
         return ask_contact(ctx)
+    if step == "phone":
+        return _ask(ctx, "phone", T.ASK_PHONE)
     return summary(ctx)
 
 
