@@ -19,7 +19,7 @@ from knowledge.intent import looks_out_of_scope
 from knowledge.limits import get_limit
 from knowledge.matcher import Candidate, Matcher
 from knowledge.schema import Procedure
-from knowledge.understanding import Question, named_topic, prefer_exact, read_question
+from knowledge.understanding import FILLER as _FILLER, Question, named_topic, prefer_exact, read_question
 
 ALTS_KEY = "alts"  # other candidates of the last answer, for "sai rồi"
 PENDING_KEY = "pending_aspect"  # an aspect asked before the procedure was named
@@ -219,11 +219,7 @@ def _only_aspect(text: str) -> bool:
     return not topic or all(w in _FILLER for w in topic.split())
 
 
-_FILLER = frozenset(dialogue.folded(
-    "bao nhiêu không có phải được mất hết làm thì là ạ à ơi vậy nhỉ hả thế nào sao gì nào chưa rồi xong "
-    "cho hỏi xin tôi em mình anh chị bạn cần phải nộp đi nữa còn cái này đó với và hay cũng ấy kia thủ tục "
-    "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày bố mẹ cha má con cháu ông bà vợ chồng bé "
-    "nội ngoại người nhà số tải mới cũ của về ở tại từ trong một nếu muốn").split())
+
 
 
 def _entry_reply(ctx: Context, entry_id: str, aspect: str) -> Reply:

@@ -121,15 +121,19 @@ def understand(matcher: Matcher, text: str) -> MatchResult:
     if (r.intent in ("procedure", "unknown") and r.decision != "answer" and not r.limit
             and not looks_out_of_scope(r.normalized)):
         named, decision = named_topic(matcher, q.text)
-        only_aspect = not [w for w in dialogue.topic_text(q.text).split() if w not in _FILLER]
+        only_aspect = not [w for w in dialogue.topic_text(q.text).split() if w not in FILLER]
         if decision == "answer" and not only_aspect:
             r = MatchResult(r.query, r.normalized, "procedure", named[:3], "answer", wants_guide=r.wants_guide)
     return MatchResult(text, r.normalized, r.intent, r.matches, r.decision, r.help_kind, r.dossier_code,
                        r.wants_guide or q.guide, r.limit)
 
 
-_FILLER = frozenset(dialogue.folded("bao nhiêu không có phải được mất hết làm thì là ạ vậy sao gì nào chưa rồi "
-                                    "xong hồ sơ giấy thủ tục cần nộp").split())
+# Words that name no procedure: what is left of a message made only of them asks an aspect, nothing more.
+FILLER = frozenset(dialogue.folded(
+    "bao nhiêu không có phải được mất hết làm thì là ạ à ơi vậy nhỉ hả thế nào sao gì nào chưa rồi xong "
+    "cho hỏi xin tôi em mình anh chị bạn cần phải nộp đi nữa còn cái này đó với và hay cũng ấy kia thủ tục "
+    "hồ sơ giấy mấy nhiều ít nhanh lâu khi giờ bây hôm nay ngày bố mẹ cha má con cháu ông bà vợ chồng bé "
+    "nội ngoại người nhà số tải mới cũ của về ở tại từ trong một nếu muốn").split())
 
 
 def named_topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
