@@ -8,3 +8,4 @@ from storage import dossier_models  # noqa: F401
 from storage import guide_models  # noqa: F401
 from storage import complaint_models  # noqa: F401
 from storage import handoff_models  # noqa: F401
+from storage import console_models  # noqa: F401

@@ -17,7 +17,11 @@ class Complaint(Base):
     """One complaint; ``code`` (PAKN-<year>-<id>) is derived from the autoincrement id."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_agency_status", "agency_key", "status"),)
+    __table_args__ = (Index("ix_complaints_agency_status", "agency_key", "status"),
+                      # the web console's filters and figures (migration 0006)
+                      Index("ix_complaints_status_due", "status", "due_at"),
+                      Index("ix_complaints_topic_created", "topic", "created_at"),
+                      Index("ix_complaints_commune_created", "commune_code", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str | None] = mapped_column(String(24), unique=True, nullable=True)
@@ -54,6 +58,7 @@ class ComplaintEvent(Base):
     """Everything that happened to a complaint, in order (also refused staff attempts)."""
 
     __tablename__ = "complaint_events"
+    __table_args__ = (Index("ix_complaint_events_kind_complaint", "kind", "complaint_id"),)  # console figures
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
