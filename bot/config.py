@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     complaints_per_day: int = Field(default=5, ge=1, le=1000)
     handoff_claim_minutes: int = Field(default=10, ge=1, le=1440)  # unclaimed this long: citizen told, desk gets it
     handoff_idle_minutes: int = Field(default=30, ge=1, le=1440)  # a live chat silent this long is closed
+    public_url: str = ""  # the server's public base URL (https://...), for the web console's sign-in links
 
     @field_validator("log_level", mode="before")
     @classmethod

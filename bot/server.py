@@ -6,7 +6,8 @@ Routes:
 - ``POST /zalo/webhook``: Zalo Bot Platform updates, checked against ZALO_WEBHOOK_SECRET
   (header ``X-Bot-Api-Secret-Token``);
 - the dossier push endpoint (bot/dossier_api.py);
-- ``GET /healthz``: database reachable and knowledge loaded (200, else 503).
+- ``GET /healthz``: database reachable and knowledge loaded (200, else 503);
+- ``/console``: the web console for agencies and operators (bot/console/, docs/console.md).
 
 Webhooks are answered at once; the update is handled in the background (bounded, ordered
 per user, drained on shutdown). Every worker process builds its own dispatcher, Telegram
@@ -320,9 +321,10 @@ def _redo(rt: Runtime, row: Any) -> None:
 
 
 def _feature_routes(services: Any) -> list[Route]:
+    from bot.console import console_mount
     from bot.dossier_api import dossier_routes
 
-    return list(dossier_routes(services))
+    return [*dossier_routes(services), console_mount(services)]  # the web console (docs/console.md) under /console
 
 
 async def _start_channels(rt: Runtime) -> None:

@@ -23,7 +23,7 @@ from handlers.texts import complaint as T
 from handlers.types import Button, Reply
 from knowledge.matcher import MatchResult
 from knowledge.normalize import fold
-from storage.complaint_models import Complaint
+from storage.complaint_models import OPEN_STATUSES, Complaint
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
         return await rate(ctx, rest)
     if verb == "reopen":
         return await ask_reopen(ctx, rest)
+    if verb == "info":
+        return await ask_info(ctx, rest)
     return intake.expired()
 
 
@@ -142,6 +144,8 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return await lookup(ctx, find_code(ctx.text) or ctx.text.strip()[:40])
     if step == "reopen":
         return await reopen(ctx, arg)
+    if step == "info":
+        return await give_info(ctx, arg)
     return await intake.on_intake_text(ctx, step)
 
 
@@ -225,3 +229,29 @@ async def reopen(ctx: Context, arg: str) -> list[Reply]:
         return [Reply.make(T.REOPEN_NOT_NOW if res.startswith("status:") else T.NOT_YOURS)]
     return [Reply.make(T.REOPENED.format(code=res.code, agency=o.agency_name(res.agency_key), due=fmt_time(res.due_at)),
                        [[Button(T.BTN_MENU, "menu")]])]
+
+
+# --- the citizen answers a question of the agency (asked from the web console) ------------------
+
+async def ask_info(ctx: Context, arg: str) -> list[Reply]:
+    if not arg.isdigit():
+        return intake.expired()
+    c = await _own(ctx, await ops(ctx).repo.get(int(arg)))
+    if c is None:
+        return [Reply.make(T.NOT_YOURS)]
+    if c.status not in OPEN_STATUSES:
+        return [Reply.make(T.INFO_NOT_NOW, [[Button(T.BTN_MENU, "menu")]])]
+    ctx.session.state = f"complaint:info:{c.id}"
+    return [Reply.make(T.ASK_INFO, [[Button(T.BTN_CANCEL, "complaint:cancel")]])]
+
+
+async def give_info(ctx: Context, arg: str) -> list[Reply]:
+    if ctx.incoming.kind != "text" or not arg.isdigit() or not ctx.text.strip():
+        return [Reply.make(T.ASK_INFO, [[Button(T.BTN_CANCEL, "complaint:cancel")]])]
+    ctx.session.state = ""
+    o = ops(ctx)
+    res = await o.add_info(int(arg), ctx.session.user_id, ctx.text)
+    if isinstance(res, str):
+        return [Reply.make(T.INFO_NOT_NOW if res.startswith("status:") else T.NOT_YOURS,
+                           [[Button(T.BTN_MENU, "menu")]])]
+    return [Reply.make(T.INFO_SENT.format(agency=o.agency_name(res.agency_key)), [[Button(T.BTN_MENU, "menu")]])]

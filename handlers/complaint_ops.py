@@ -310,6 +310,31 @@ class ComplaintOps:
             values=dict(status="transferred", agency_key=to_key, route_rule=f"transferred_by={actor}"[:160],
                         due_at=self.due(now), reminded_at=None, overdue_at=None))
 
+    async def ask_citizen(self, cid: int, actor: str, question: str, idem: str | None = None) -> Complaint | str:
+        """Staff ask the citizen for more (web console); the citizen answers with "Trả lời cơ quan"."""
+        question = clean_text(question, ANSWER_MAX)
+
+        def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
+            text = T.NOTE_ASKED.format(agency=self.agency_name(c.agency_key), code=c.code, question=question)
+            return [self._citizen(c, "asked", text, [[{"label": T.BTN_GIVE_INFO, "action": f"complaint:info:{c.id}"}]])]
+
+        return await self.repo.change(cid, expect=OPEN_STATUSES, kind="asked", actor=actor, note=question,
+                                      values={}, render=render, idem=idem)
+
+    async def add_info(self, cid: int, user_id: int, text: str) -> Complaint | str:
+        """The citizen's answer to a question of the agency: recorded and sent to the agency's chats."""
+        text = clean_text(text, REASON_MAX)
+
+        def check(c: Complaint) -> str | None:
+            return "not_owner" if c.user_id != user_id else None
+
+        def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
+            body = "\n".join([T.CARD_INFO.format(code=c.code), T.CARD_INFO_TEXT, quoted(text)])
+            return self.staff_alert(c, "info", body)
+
+        return await self.repo.change(cid, expect=OPEN_STATUSES, check=check, kind="info", actor="citizen",
+                                      note=text, values={}, render=render)
+
     async def refuse(self, cid: int, actor: str, action: str) -> None:
         """Record an attempt by someone who is not staff of the complaint's agency."""
         log.warning("complaint %s: %s refused to a non-member", cid, action)

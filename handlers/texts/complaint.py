@@ -228,3 +228,12 @@ STALE_STEP = (
 DETOUR = "↩️ Phản ánh anh/chị đang soạn vẫn được giữ nguyên. Gõ \"Tiếp\" để làm tiếp ạ."
 BTN_GO_ON = "Tiếp"
 CARD_REOPEN_REASON_QUOTED = "Người dân cho biết chưa được giải quyết, lý do:"
+
+# --- agency asks the citizen for more (web console) ------------------------------------------------
+NOTE_ASKED = "Dạ, {agency} cần anh/chị cho biết thêm về phản ánh {code} ạ:\n\n{question}"
+BTN_GIVE_INFO = "Trả lời cơ quan"
+ASK_INFO = "Dạ, anh/chị gõ câu trả lời cho cơ quan giúp em ạ."
+INFO_SENT = "Dạ, em đã gửi thông tin anh/chị bổ sung cho {agency} ạ."
+INFO_NOT_NOW = "Dạ, phản ánh này đã được xử lý xong nên em không gửi thêm được ạ."
+CARD_INFO = "📝 NGƯỜI DÂN BỔ SUNG {code}"
+CARD_INFO_TEXT = "Người dân trả lời câu hỏi của cơ quan:"
