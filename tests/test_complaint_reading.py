@@ -1,0 +1,56 @@
+"""Reading a complaint from one message: topic, commune, dossier code, spot, time; questions stay questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+from knowledge.complaint_reading import find_commune, load_topics, read_complaint
+from tests.complaint_accuracy import evaluate
+
+
+def test_the_message_set_is_read_accurately(kb: KnowledgeBase) -> None:
+    f = evaluate(kb=kb)
+    assert f.total >= 80
+    assert f.topic >= 0.90, f.misses
+    assert f.commune >= 0.95, f.misses
+    assert f.unnamed_ok == f.unnamed, f.misses  # no commune made up from other words
+    assert f.recognised / f.total >= 0.90, f.misses
+
+
+def test_the_two_examples(kb: KnowledgeBase) -> None:
+    r = read_complaint("đường ở phường Rạch Giá bị hư nặng, ổ gà nhiều, đề nghị sửa", province="An Giang", kb=kb)
+    assert (r.topic, r.commune.label if r.commune else "", r.complaint) == ("road", "Phường Rạch Giá, An Giang", True)
+    r = read_complaint("đèn đường hư cả tháng không ai sửa", province="An Giang", kb=kb)
+    assert (r.topic, r.commune, r.complaint, r.when) == ("lighting", None, True, "cả tháng")
+
+
+@pytest.mark.parametrize("text", [
+    "đăng ký kết hôn cần gì", "lam giay phep dao duong o dau", "thủ tục khiếu nại thế nào",
+    "xin giấy phép kinh doanh karaoke cần giấy tờ gì", "hồ sơ trễ hạn thì làm sao",
+    "lệ phí cấp giấy phép xây dựng bao nhiêu tiền", "mẫu đơn đề nghị cấp lại căn cước",
+])
+def test_questions_are_not_complaints(kb: KnowledgeBase, text: str) -> None:
+    assert not read_complaint(text, province="An Giang", kb=kb).complaint
+
+
+def test_a_ward_of_another_province_is_found_as_such() -> None:
+    said, found = find_commune("phường Quy Nhơn có ổ gà", "An Giang")
+    assert said and [c.label for c in found] == ["Phường Quy Nhơn, Gia Lai"]
+
+
+def test_details_are_taken_from_the_text(kb: KnowledgeBase) -> None:
+    r = read_complaint("ho so H21.22-250312-0005 cua toi qua han 10 ngay roi, khong ai tra loi", province="An Giang", kb=kb)
+    assert (r.topic, r.dossier_code, r.complaint) == ("dossier", "H21.22-250312-0005", True)
+    r = read_complaint("Đèn đường hẻm 12 Trần Hưng Đạo phường Long Xuyên tắt 2 tuần nay", province="An Giang", kb=kb)
+    assert r.spot == "hẻm 12 Trần Hưng Đạo" and r.when == "2 tuần nay"
+    assert r.commune is not None and r.commune.name == "Phường Long Xuyên"
+    r = read_complaint("nhà tôi ở xa lắm, đèn đường hư hoài", province="An Giang", kb=kb)
+    assert r.commune is None and not r.communes  # "xa" (far) typed without its mark is not "xã"
+
+
+def test_topics_are_data() -> None:
+    t = load_topics()
+    assert {"road", "lighting", "drainage", "waste", "noise", "encroachment", "security", "procedure", "dossier",
+            "official", "portal", "other"} <= set(t.keys)
+    assert all(len(k) <= 16 for k in t.keys)  # stored in complaints.topic
