@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from handlers.types import Button, Reply
+from handlers.texts import media as TM
+from handlers.types import Attachment, Button, Reply
 from storage.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,25 @@ class Sender(Protocol):
 
     # Optional: ``async def confirm(self, item: OutboxItem) -> str | None`` returns the platform
     # message id if the platform already has this outbox message, None if it surely has not.
+    #
+    # Optional, for rows with photos/documents (``payload["media"]``):
+    #   ``can_send(att) -> bool``: whether this channel can fetch it at all (a Telegram file_id on Zalo cannot);
+    #   ``media_groups(atts) -> list[list[int]]``: how they go out, one platform call per group (an album);
+    #   ``async send_media(chat_id, atts) -> str``: send one group; raises ``MediaRefused`` when the platform
+    #   refused the file itself (gone, expired, too big), any other exception as for ``send``.
+    # A sender without them gets the media in ``reply.media`` and does what it can.
+
+
+class MediaRefused(Exception):
+    """The platform refused a photo or document itself (it can no longer be fetched, or is not a valid
+    file), not the chat: retrying would not help, so the row goes on and the card says so."""
 
 
 def payload_to_reply(payload: dict) -> Reply:
     rows = [[Button(b["label"], b["action"]) for b in row] for row in payload.get("buttons", [])]
-    return Reply.make(payload.get("text", ""), rows, title=payload.get("title", ""))
+    media = tuple(a for a in (Attachment.from_dict(m) for m in payload.get("media") or []) if a is not None)
+    return Reply(text=payload.get("text", ""), buttons=tuple(tuple(r) for r in rows), title=payload.get("title", ""),
+                 media=media)
 
 
 def backoff(attempts: int) -> float:
@@ -93,7 +108,8 @@ async def deliver_item(store: Store, senders: dict[str, Sender], item: OutboxIte
             await _ack(store, item.id, verdict)
             return 1
         if verdict is _NO_CONFIRM:
-            reply = Reply(text=f"{reply.text}\n\n{RESENT_NOTE}", buttons=reply.buttons, title=reply.title)
+            text = f"{reply.text}\n\n{RESENT_NOTE}" if reply.text else RESENT_NOTE
+            reply = Reply(text=text, buttons=reply.buttons, title=reply.title, media=reply.media)
     if not await store.mark_sending(item.id):
         return 0  # our claim was taken over
     try:
@@ -110,20 +126,108 @@ async def deliver_item(store: Store, senders: dict[str, Sender], item: OutboxIte
 
 async def _send(store: Store, sender: Sender, item: OutboxItem, reply: Reply) -> str:
     """Send through the channel; a sender with ``send_parts`` skips the parts already accepted and
-    records each part it sends, so that a retry after a failure in part k does not repeat parts < k."""
-    send_parts = getattr(sender, "send_parts", None)
-    if send_parts is None:
-        return await sender.send(item.chat_id, reply)
+    records each part it sends, so that a retry after a failure in part k does not repeat parts < k.
+
+    A row with photos/documents sends them first (parts 0…g-1, one per group: an album is one part),
+    then its text (parts g…). A file the platform refused (``MediaRefused``), or that this channel
+    cannot fetch (a Telegram file_id on Zalo), is recorded in ``payload["media_failed"]`` and named
+    in the text that follows (the card says which photo did not come, never silently dropped).
+    """
     payload = dict(item.payload)
 
-    async def on_part(n: int) -> None:
+    async def record(n: int) -> None:
         payload["parts_sent"] = n
         try:
             await store.mark_parts(item.id, payload)
         except Exception as exc:  # noqa: BLE001 - at worst that part is sent again
             log.warning("outbox %s: could not record part %s (%s)", item.id, n, type(exc).__name__)
 
-    return await send_parts(item.chat_id, reply, int(payload.get("parts_sent") or 0), on_part)
+    skip = int(payload.get("parts_sent") or 0)
+    message_id = ""
+    offset = 0
+    if reply.media and hasattr(sender, "send_media"):
+        offset, message_id = await _send_media(sender, item, reply, payload, skip, record)
+        note = media_note(list(reply.media), payload.get("media_failed") or [], item.channel)
+        if note:
+            reply = Reply(text=f"{reply.text}\n\n{note}" if reply.text else note, buttons=reply.buttons,
+                          title=reply.title)
+        elif not reply.text and not reply.title:
+            return message_id  # photos only, all delivered
+        reply = Reply(text=reply.text, buttons=reply.buttons, title=reply.title)
+    send_parts = getattr(sender, "send_parts", None)
+    if send_parts is None:
+        return await sender.send(item.chat_id, reply)
+
+    async def on_part(n: int) -> None:
+        await record(offset + n)
+
+    return await send_parts(item.chat_id, reply, max(0, skip - offset), on_part)
+
+
+async def _send_media(sender: Any, item: OutboxItem, reply: Reply, payload: dict, skip: int,
+                      record: Callable[[int], Awaitable[None]]) -> tuple[int, str]:
+    """Send the row's photos/documents group by group from part ``skip`` on; (number of media parts, last id).
+
+    An album the platform refuses is split (recorded first, so the plan stays the same after a crash)
+    and its photos are sent one by one, so that one photo that is gone does not hold back the others.
+    """
+    media = list(reply.media)
+    failed = set(payload.get("media_failed") or [])
+    for i, att in enumerate(media):
+        if not sender.can_send(att):
+            failed.add(i)
+    payload["media_failed"] = sorted(failed)
+    message_id = ""
+    part = 0
+    while True:
+        plan = _media_plan(sender, media, failed, payload.get("media_split") or [])
+        if part >= len(plan):
+            return len(plan), message_id
+        group = plan[part]
+        if part < skip:
+            part += 1
+            continue
+        try:
+            message_id = await sender.send_media(item.chat_id, [media[j] for j in group])
+        except MediaRefused as exc:
+            if len(group) > 1:
+                payload["media_split"] = sorted({*(payload.get("media_split") or []), group[0]})
+                log.warning("outbox %s: an album was refused (%s); its photos go one by one", item.id, exc)
+                await record(part)
+                continue
+            failed.add(group[0])
+            payload["media_failed"] = sorted(failed)
+            log.warning("outbox %s: photo/document %s refused by the platform (%s)", item.id, group[0] + 1, exc)
+        part += 1
+        await record(part)
+
+
+def _media_plan(sender: Any, media: list[Attachment], failed: set[int], split: list[int]) -> list[list[int]]:
+    """The groups to send, in order: the sender's grouping of what can still go, albums listed in
+    ``split`` (by their first index) as single photos. A file the platform refused keeps its place (the
+    parts already counted stay valid); one this channel cannot fetch at all never has one."""
+    todo = [i for i in range(len(media)) if sender.can_send(media[i])]  # a refused one keeps its place
+    groups: list[list[int]] = []
+    for g in sender.media_groups([media[i] for i in todo]):
+        ids = [todo[j] for j in g]
+        if len(ids) > 1 and ids[0] in split:
+            groups.extend([i] for i in ids)
+        else:
+            groups.append(ids)
+    return groups
+
+
+def media_note(media: list[Attachment], failed: list[int], channel: str) -> str:
+    """What the recipient is told about photos/documents that did not come: which, and why."""
+    lines = []
+    for i in sorted(set(failed)):
+        if not 0 <= i < len(media):
+            continue
+        att = media[i]
+        what = (TM.PHOTO if att.kind == "photo" else TM.DOCUMENT).format(n=i + 1, total=len(media))
+        why = TM.OTHER_CHANNEL if att.source == "telegram" and channel != "telegram" else TM.GONE
+        lines.append(TM.FAILED_LINE.format(what=what, why=why))
+    return "\n".join([TM.FAILED_HEAD, *lines]) if lines else ""
 
 
 @contextlib.asynccontextmanager

@@ -11,23 +11,25 @@ import html
 import logging
 from typing import Any
 
-from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message,
-                      MessageEntity, Update)
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, LinkPreviewOptions,
+                      Message, MessageEntity, Update)
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.config import Settings
-from bot.outbox_worker import send_held
+from bot.outbox_worker import MediaRefused, send_held
 from bot.render import clean_incoming, split_text
 from bot.telegram_request import AiohttpRequest
 from handlers.dispatcher import Dispatcher
-from handlers.types import Incoming, Reply
+from handlers.types import Attachment, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
+MAX_CAPTION = 1024
+MAX_ALBUM = 10  # sendMediaGroup takes 2-10 items
 PLAIN_CHUNK = 3500  # plain-text size per message, leaving room for HTML escapes
 TYPING_DELAY = 0.4  # seconds before "typing…" is shown for an answer still being prepared
 TYPING_MAX_IN_FLIGHT = 8  # in a burst (more updates in hand than this), answers go out first, no "typing…"
@@ -78,25 +80,60 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
         update_key=key, seq=seq, chat_type="private" if chat.get("type") == "private" else "group",
     )
     text = msg.get("text")
-    if base["chat_type"] == "group" and not isinstance(text, str):
+    replied = msg.get("reply_to_message")
+    reply_to = str(replied.get("message_id", "")) if isinstance(replied, dict) else ""
+    if base["chat_type"] == "group" and not isinstance(text, str) and not (reply_to and _media(msg)):
         return None  # photos, stickers and the like in groups (agency chats) are chatter, not for the bot
+        # (a photo or document sent as a reply to one of the bot's messages is a helper's, for the citizen)
     if isinstance(text, str):
         text = clean_incoming(text)
         command = _command(text, msg.get("entities"))
         if command:
             parts = text.split(None, 1)
             return Incoming(kind="command", text=command, args=parts[1].strip() if len(parts) > 1 else "", **base)
-        replied = msg.get("reply_to_message")
-        reply_to = str(replied.get("message_id", "")) if isinstance(replied, dict) else ""
         return Incoming(kind="text", text=text, reply_to=reply_to, **base)
-    photo = msg.get("photo")
-    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+    media = _media(msg)
+    if media is not None:
         caption = msg.get("caption")
-        return Incoming(kind="photo", photo_url=f"tg-file:{photo[-1]['file_id']}",
-                        text=clean_incoming(caption) if isinstance(caption, str) else "", **base)
+        caption = clean_incoming(caption) if isinstance(caption, str) else ""
+        album = msg.get("media_group_id")
+        att = Attachment(media[0], media[1], "telegram", caption, media[2])
+        return Incoming(kind=media[0], photo_url=att.ref, attachment=att, text=caption, reply_to=reply_to,
+                        album=str(album)[:64] if isinstance(album, (str, int)) else "", **base)
+    location = msg.get("location")
+    if isinstance(location, dict) and _coordinate(location.get("latitude"), 90) is not None \
+            and _coordinate(location.get("longitude"), 180) is not None:
+        return Incoming(kind="location", location=(float(location["latitude"]), float(location["longitude"])),
+                        **base)
     if msg.get("sticker") is not None:
         return Incoming(kind="sticker", **base)
     return Incoming(kind="other", **base)
+
+
+def _media(msg: dict[str, Any]) -> tuple[str, str, str] | None:
+    """("photo" | "document", file_id, file name) of a message's photo (its largest size) or document."""
+    photo = msg.get("photo")
+    if isinstance(photo, list) and photo:
+        sizes = [p for p in photo if isinstance(p, dict) and isinstance(p.get("file_id"), str) and p["file_id"]]
+        if sizes:
+            best = max(sizes, key=lambda p: (_area(p), sizes.index(p)))
+            return "photo", best["file_id"][:512], ""
+    doc = msg.get("document")
+    if isinstance(doc, dict) and isinstance(doc.get("file_id"), str) and doc["file_id"]:
+        name = doc.get("file_name")
+        return "document", doc["file_id"][:512], clean_incoming(name)[:160] if isinstance(name, str) else ""
+    return None
+
+
+def _area(size: dict[str, Any]) -> int:
+    w, h = size.get("width"), size.get("height")
+    return w * h if isinstance(w, int) and isinstance(h, int) else 0
+
+
+def _coordinate(value: Any, bound: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if -bound <= value <= bound else None
 
 
 def _full_name(user: dict[str, Any]) -> str:
@@ -243,13 +280,62 @@ class PerChatRateLimiter(AIORateLimiter):
         raise AssertionError("unreachable")
 
 
+# Bot API answers (400) that mean the file itself cannot be sent, not the chat.
+_FILE_REFUSALS = ("file", "url", "photo", "image", "media", "document", "dimensions", "too big")
+
+
+def _file_refused(exc: BadRequest) -> bool:
+    message = str(exc.message if hasattr(exc, "message") else exc).lower()
+    return "chat not found" not in message and any(word in message for word in _FILE_REFUSALS)
+
+
+def _caption(att: Attachment) -> str | None:
+    return att.caption[:MAX_CAPTION] or None
+
+
 class TelegramSender:
-    """Pushes outbox messages to Telegram chats."""
+    """Pushes outbox messages to Telegram chats: text (in parts), photos (one, or an album), documents."""
 
     channel = CHANNEL
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
+
+    @staticmethod
+    def can_send(att: Attachment) -> bool:
+        return True  # a file_id of this bot, or a URL Telegram fetches itself
+
+    @staticmethod
+    def media_groups(atts: list[Attachment]) -> list[list[int]]:
+        """Consecutive photos as albums of up to 10 (one call each), documents one by one."""
+        groups: list[list[int]] = []
+        for i, att in enumerate(atts):
+            last = groups[-1] if groups else None
+            if att.kind == "photo" and last and atts[last[-1]].kind == "photo" and len(last) < MAX_ALBUM:
+                last.append(i)
+            else:
+                groups.append([i])
+        return groups
+
+    async def send_media(self, chat_id: str, atts: list[Attachment]) -> str:
+        """One photo (sendPhoto), an album (sendMediaGroup) or a document (sendDocument); captions in plain text."""
+        try:
+            if len(atts) > 1:
+                media = [InputMediaPhoto(media=a.ref, caption=_caption(a)) for a in atts]
+                sent = await _with_retry(lambda: self.bot.send_media_group(chat_id=chat_id, media=media))
+                return str(sent[-1].message_id)
+            att = atts[0]
+            if att.kind == "document":
+                msg = await _with_retry(lambda: self.bot.send_document(chat_id=chat_id, document=att.ref,
+                                                                       caption=_caption(att)))
+            else:
+                msg = await _with_retry(lambda: self.bot.send_photo(chat_id=chat_id, photo=att.ref,
+                                                                    caption=_caption(att)))
+            return str(msg.message_id)
+        except BadRequest as exc:
+            if _file_refused(exc):
+                raise MediaRefused(str(exc)) from None
+            raise
 
     async def send(self, chat_id: str, reply: Reply) -> str:
         msg = await send_reply(self.bot, chat_id, reply)

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
-from bot.outbox_worker import send_held
+from bot.outbox_worker import MediaRefused, send_held
 from bot.render import clean_incoming, render_all, render_plain, split_text
 from bot.task_pool import TaskPool
 from bot.zalo_client import ZaloClient, ZaloError
 from handlers.dispatcher import CHOICES_KEY, Dispatcher
-from handlers.types import Incoming, Reply
+from handlers.types import Attachment, Incoming, Reply
 from storage.models import User
 from storage.store import Store
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 MAX_MESSAGE = 2000
+MAX_CAPTION = 1000
 EVENT_TEXT = "message.text.received"
 EVENT_IMAGE = "message.image.received"
 EVENT_STICKER = "message.sticker.received"
@@ -89,9 +90,10 @@ def to_incoming(body: Any) -> Incoming | None:
     if event == EVENT_IMAGE:
         url = _photo_url(msg)
         caption = msg.get("caption")
-        if url:
-            return Incoming(kind="photo", photo_url=url, text=clean_incoming(caption) if isinstance(caption, str) else "",
-                            **base)
+        caption = clean_incoming(caption) if isinstance(caption, str) else ""
+        if url:  # the full address, never cut: the agency's chat gets the photo itself from it
+            return Incoming(kind="photo", photo_url=url, attachment=Attachment("photo", url, "url", caption),
+                            text=caption, **base)
         return Incoming(kind="other", **base)
     if event == EVENT_STICKER:
         return Incoming(kind="sticker", **base)
@@ -130,10 +132,14 @@ def _command(text: str) -> str:
     return ""
 
 
+MAX_URL = 2048
+
+
 def _photo_url(msg: dict[str, Any]) -> str:
     for key in ("photo_url", "photo", "url", "image_url"):
         value = msg.get(key)
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
+        if isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) <= MAX_URL \
+                and not any(ch.isspace() for ch in value):
             return value
     return ""
 
@@ -182,6 +188,26 @@ class ZaloSender:
     def __init__(self, client: ZaloClient, store: Store | None = None) -> None:
         self.client = client
         self.store = store
+
+    @staticmethod
+    def can_send(att: Attachment) -> bool:
+        """Zalo sends photos by URL only: a Telegram file_id or a document cannot go to a Zalo chat."""
+        return att.kind == "photo" and att.source == "url"
+
+    @staticmethod
+    def media_groups(atts: list[Attachment]) -> list[list[int]]:
+        return [[i] for i in range(len(atts))]  # no albums: one sendPhoto each
+
+    async def send_media(self, chat_id: str, atts: list[Attachment]) -> str:
+        att = atts[0]
+        try:
+            result = await self.client.send_photo(chat_id, att.ref, att.caption[:MAX_CAPTION])
+        except ZaloError as exc:
+            words = ("photo", "image", "url", "fetch", "download", "file")
+            if exc.error_code == 400 and any(w in exc.description.lower() for w in words):
+                raise MediaRefused(exc.description) from None
+            raise
+        return _str(result.get("message_id"))
 
     async def send(self, chat_id: str, reply: Reply) -> str:
         return await self.send_parts(chat_id, reply, 0, None)

@@ -128,6 +128,14 @@ class ZaloClient:
         result = await self.call("sendMessage", {"chat_id": str(chat_id), "text": text})
         return result if isinstance(result, dict) else {}
 
+    async def send_photo(self, chat_id: str, photo_url: str, caption: str = "") -> dict[str, Any]:
+        """A photo by its URL (Zalo fetches it), with an optional caption."""
+        payload = {"chat_id": str(chat_id), "photo": photo_url}
+        if caption:
+            payload["caption"] = caption
+        result = await self.call("sendPhoto", payload)
+        return result if isinstance(result, dict) else {}
+
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> None:
         await self.call("sendChatAction", {"chat_id": str(chat_id), "action": action}, retries=0)
 

@@ -5,7 +5,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-MessageKind = Literal["text", "action", "command", "photo", "sticker", "other"]
+MessageKind = Literal["text", "action", "command", "photo", "document", "location", "sticker", "other"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A photo or document a user sent, or one to send: what a channel needs to fetch it again.
+
+    ``source`` says how ``ref`` is read: "telegram" (a Telegram file_id, usable by this bot on
+    Telegram only) or "url" (an http(s) address, e.g. a Zalo image; Telegram can fetch it too).
+    """
+
+    kind: Literal["photo", "document"]
+    ref: str
+    source: Literal["telegram", "url"]
+    caption: str = ""
+    name: str = ""  # a document's file name
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"kind": self.kind, "ref": self.ref, "source": self.source}
+        if self.caption:
+            out["caption"] = self.caption
+        if self.name:
+            out["name"] = self.name
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Attachment | None":
+        """None for anything malformed (stored JSON is data, not trusted shape)."""
+        if not isinstance(d, dict):
+            return None
+        kind, ref, source = d.get("kind"), d.get("ref"), d.get("source")
+        if kind not in ("photo", "document") or source not in ("telegram", "url") or not isinstance(ref, str) \
+                or not ref:
+            return None
+        return cls(kind, ref, source, str(d.get("caption") or ""), str(d.get("name") or ""))
+
+    def reachable_on(self, channel: str) -> bool:
+        """Whether ``channel`` can send this again: a Telegram file_id only on Telegram; a URL on Telegram
+        and Zalo (the terminal shows a line for it)."""
+        if self.source == "telegram":
+            return channel == "telegram"
+        return channel in ("telegram", "zalo") or self.kind == "photo"
 
 
 @dataclass(frozen=True)
@@ -32,6 +73,9 @@ class Reply:
     # if the direct send fails or the process dies, the outbox delivers the copy. "" = ordinary reply.
     durable: str = ""
     durable_again: bool = False  # send it even if the outbox already delivered the held copy (a repeated request)
+    # Photos/documents sent before the text (an album for several photos where the channel has them);
+    # each keeps its own caption. Only the outbox sends these (storage payload "media").
+    media: tuple[Attachment, ...] = ()
 
     @classmethod
     def make(cls, text: str, buttons: list[list[Button]] | None = None, title: str = "") -> "Reply":
@@ -43,7 +87,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class Incoming:
-    """One thing the user did: typed text, pressed a button, sent a command, a photo or a sticker."""
+    """One thing the user did: typed text, pressed a button, sent a command, a photo, a document, a
+    location pin or a sticker. For a photo or document, ``text`` is its caption."""
 
     channel: str  # "telegram" | "zalo" | "terminal"
     user_id: str
@@ -51,7 +96,10 @@ class Incoming:
     kind: MessageKind
     text: str = ""  # the typed text, or the command name for kind="command" (without "/")
     action: str = ""  # the pressed button's action for kind="action"
-    photo_url: str = ""  # for kind="photo"
+    photo_url: str = ""  # for kind="photo": the attachment's ref (kept for older callers)
+    attachment: Attachment | None = None  # for kind="photo" / "document"
+    album: str = ""  # photos sent together (Telegram media_group_id): one per update, same album id
+    location: tuple[float, float] | None = None  # for kind="location": (latitude, longitude)
     display_name: str = ""
     update_key: str = ""  # platform update id, for de-duplication ("" = none)
     chat_type: str = "private"  # "private" | "group" (agency chats are groups)

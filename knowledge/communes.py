@@ -169,3 +169,67 @@ def find_in_province(name: str, province: str) -> Commune | None:
     found = match_commune(f"{name}, {province}")
     exact = [c for c in found if fold(c.name) == fold(name) or fold(c.short) == fold(name)]
     return exact[0] if len(exact) == 1 else (found[0] if len(found) == 1 else None)
+
+
+# --- a place given as coordinates (a location pin) ------------------------------------------
+
+EARTH_KM = 6371.0
+NEAR_SLACK_KM = 2.0  # beyond the unit's own radius, how far a pin may lie and still count as "in" it
+
+
+@lru_cache(maxsize=1)
+def _centres() -> tuple[tuple[str, float, float, float], ...]:
+    """(ward code, latitude, longitude, radius in km from its area) of every unit that has a centre.
+
+    The installed data gives each unit's centre point and area, not its boundary: a pin is matched to
+    the nearest centres, and a unit counts only if the pin lies within its radius (plus a little)."""
+    from vietnamadminunits.database import get_data
+
+    out = []
+    for r in get_data(fields=["wardCode", "wardLat", "wardLon", "wardAreaKm2"]):
+        lat, lon, area = r.get("wardLat"), r.get("wardLon"), r.get("wardAreaKm2")
+        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+            radius = (float(area) / 3.14159) ** 0.5 if isinstance(area, (int, float)) and area > 0 else 3.0
+            out.append((str(r["wardCode"]), float(lat), float(lon), radius))
+    return tuple(out)
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    from math import asin, cos, radians, sin, sqrt
+
+    p1, p2 = radians(lat1), radians(lat2)
+    a = sin((p2 - p1) / 2) ** 2 + cos(p1) * cos(p2) * sin(radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_KM * asin(min(1.0, sqrt(a)))
+
+
+def communes_near(latitude: float, longitude: float, limit: int = 3) -> list[tuple[Commune, float]]:
+    """The units whose centre is nearest a pin and that it plausibly lies in, nearest first, with the
+    distance in km; [] when the pin is far from every unit (outside Việt Nam, at sea)."""
+    index = _index().by_code
+    found = []
+    for code, lat, lon, radius in _centres():
+        if abs(lat - latitude) > 0.6 or abs(lon - longitude) > 0.6:
+            continue  # about 60 km: no commune is that wide
+        km = distance_km(latitude, longitude, lat, lon)
+        if km <= radius * 1.5 + NEAR_SLACK_KM and code in index:
+            found.append((index[code], km))
+    found.sort(key=lambda x: x[1])
+    return found[:limit]
+
+
+_UNIT_IN_ADDRESS = re.compile(r"(?:^|[\s,;(])((?:phuong|xa|dac khu|thi tran|p\.?|x\.)\s*[^,;()]+)")
+_ADDRESS_STOP = re.compile(r"\s(?:tinh|thanh pho|tp\.?|quan|huyen|thi xa)\s.*$")
+
+
+def commune_in_address(text: str, province: str = "") -> list[Commune]:
+    """The commune named inside a typed address ("số 5 Trần Hưng Đạo, phường Châu Đốc"): the part after
+    "phường"/"xã"/"P." up to a comma is matched, with fewer trailing words until something matches;
+    the last such part wins (addresses go from the street to the province). [] if none."""
+    folded = fold(text)
+    for m in reversed(list(_UNIT_IN_ADDRESS.finditer(folded))):
+        words = _ADDRESS_STOP.sub("", " " + m.group(1)).split()
+        for n in range(min(len(words), 5), 1, -1):
+            found = match_commune(" ".join(words[:n]), province)
+            if found:
+                return found
+    return []

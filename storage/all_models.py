@@ -9,3 +9,4 @@ from storage import guide_models  # noqa: F401
 from storage import complaint_models  # noqa: F401
 from storage import handoff_models  # noqa: F401
 from storage import console_models  # noqa: F401
+from storage import media_models  # noqa: F401

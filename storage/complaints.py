@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.complaint_models import OPEN_STATUSES, AgencyInvite, AgencyMember, Complaint, ComplaintEvent
+from storage.media_models import ComplaintMedia
 from storage.models import ActionKey, Outbox
 from storage.store import Store
 
@@ -36,6 +37,12 @@ class Message:
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     hold: float = 0.0  # seconds before the outbox may send it (the channel sends it directly first)
     dedup: str = ""  # a dedup key of its own, instead of the per-event one
+    media: list[dict[str, str]] = field(default_factory=list)  # photos/documents sent before the text
+
+
+async def _media_rows(db: AsyncSession, complaint_id: int) -> list[ComplaintMedia]:
+    q = select(ComplaintMedia).where(ComplaintMedia.complaint_id == complaint_id).order_by(ComplaintMedia.position)
+    return list((await db.execute(q)).scalars())
 
 
 def submitted_key(complaint_id: int, channel: str, chat_id: str) -> str:
@@ -69,7 +76,8 @@ class ComplaintRepo:
     def _enqueue(self, db: AsyncSession, c: Complaint, ev: ComplaintEvent, messages: Sequence[Message]) -> None:
         for m in messages:
             self.store.enqueue(db, dedup_key=m.dedup or f"pakn:{c.id}:{ev.id}:{m.key}:{m.channel}:{m.chat_id}",
-                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons, hold=m.hold)
+                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons, hold=m.hold,
+                               media=m.media)
 
     async def create(self, values: dict[str, Any], rule: str, render: Render) -> Complaint:
         """Store a new complaint, its 'created' event and its messages; returns it with its code."""
@@ -83,6 +91,8 @@ class ComplaintRepo:
         returned with False (a second "Gửi" of the same draft, e.g. after a crash before the session
         was saved). The unique index settles two filings racing with the same key.
         """
+        values = dict(values)
+        media = list(values.pop("media", None) or [])  # ComplaintMedia fields, in the citizen's order
         key = values.get("idem_key")
         for _ in range(2):
             if key:
@@ -96,6 +106,10 @@ class ComplaintRepo:
                     db.add(c)
                     await db.flush()
                     c.code = code_for(c.id, now)
+                    rows = [ComplaintMedia(complaint_id=c.id, position=i, created_at=now, **m)
+                            for i, m in enumerate(media, 1)]
+                    db.add_all(rows)
+                    c.media_rows = rows  # type: ignore[attr-defined]  # for render: the card carries them
                     ev = ComplaintEvent(complaint_id=c.id, kind="created", actor="citizen",
                                         agency_key=c.agency_key, note=rule, created_at=now)
                     db.add(ev)
@@ -159,8 +173,14 @@ class ComplaintRepo:
             db.add(ev)
             await db.flush()
             if render is not None:
+                c.media_rows = await _media_rows(db, c.id)  # type: ignore[attr-defined]
                 self._enqueue(db, c, ev, render(c, ev))
             return c
+
+    async def media(self, complaint_id: int) -> list[ComplaintMedia]:
+        """The photos, documents and location attached to a complaint, in the order they were sent."""
+        async with self.store.sessions() as db:
+            return await _media_rows(db, complaint_id)
 
     async def add_event(self, complaint_id: int, kind: str, actor: str, note: str = "",
                         render: Render | None = None, agency_key: str = "") -> None:

@@ -45,7 +45,8 @@ class HandoffRepo:
     def _enqueue(self, db: AsyncSession, t: HandoffTicket, event: str, messages: Sequence[Message]) -> None:
         for m in messages:
             self.store.enqueue(db, dedup_key=m.dedup or f"handoff:{t.id}:{event}:{m.key}:{m.channel}:{m.chat_id}",
-                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons, hold=m.hold)
+                               channel=m.channel, chat_id=m.chat_id, text=m.text, buttons=m.buttons, hold=m.hold,
+                               media=m.media)
 
     # --- writing ------------------------------------------------------------
 

@@ -174,7 +174,10 @@ class Outbox(Base):
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column()  # {"text": ..., "buttons": [[{"label","action"}]]}
+    # {"text": ..., "buttons": [[{"label","action"}]], "media": [{"kind","ref","source","caption"}],
+    #  "parts_sent": n, "media_failed": [i, ...]}
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(12), default="text")  # text | photo | album | document | media
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

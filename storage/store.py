@@ -54,6 +54,16 @@ class OutboxItem:
     in_doubt: bool = False  # a previous attempt was in flight when its worker died (see docs/complaints.md)
 
 
+def outbox_kind(media: list[dict[str, str]]) -> str:
+    """What an outbox row carries, for listings: text, photo, album, document or media (mixed)."""
+    kinds = {m.get("kind") for m in media}
+    if not media:
+        return "text"
+    if kinds == {"photo"}:
+        return "photo" if len(media) == 1 else "album"
+    return "document" if kinds == {"document"} else "media"
+
+
 class InboxBatcher:
     """Writes the webhook records of the moment in one transaction: inserts (awaited, the ``200``
     waits for them) and deletions (queued, not awaited), as ``TurnBatcher`` does for turns."""
@@ -469,16 +479,22 @@ class Store:
     # --- outbox -------------------------------------------------------------
 
     def enqueue(self, db: AsyncSession, *, dedup_key: str, channel: str, chat_id: str,
-                text: str, buttons: list[list[dict[str, str]]] | None = None, hold: float = 0.0) -> None:
+                text: str, buttons: list[list[dict[str, str]]] | None = None, hold: float = 0.0,
+                media: list[dict[str, str]] | None = None) -> None:
         """Add a message to the outbox inside the caller's transaction (ignored if already queued).
 
         ``hold``: seconds before the outbox worker may send it; meanwhile the channel that answers
         the citizen sends it directly (``claim_direct``), and the outbox only delivers it if that
         did not happen (the process died, the platform failed).
+        ``media``: photos/documents (``Attachment.to_dict()``) sent before the text, each a part of
+        the row (an album counts as one part on Telegram), so a retry sends only what is missing.
         """
         now = self.now()
+        payload: dict[str, Any] = {"text": text, "buttons": buttons or []}
+        if media:
+            payload["media"] = list(media)
         db.add(Outbox(dedup_key=dedup_key[:160], channel=channel, chat_id=chat_id,
-                      payload={"text": text, "buttons": buttons or []}, status="pending",
+                      payload=payload, kind=outbox_kind(media or []), status="pending",
                       next_attempt_at=now + dt.timedelta(seconds=hold), created_at=now))
 
     async def claim_direct(self, dedup_key: str, lease: float = 60.0) -> int | None:
@@ -500,11 +516,13 @@ class Store:
             return item_id if res.rowcount == 1 else None
 
     async def enqueue_once(self, *, dedup_key: str, channel: str, chat_id: str, text: str,
-                           buttons: list[list[dict[str, str]]] | None = None) -> bool:
+                           buttons: list[list[dict[str, str]]] | None = None,
+                           media: list[dict[str, str]] | None = None) -> bool:
         """Queue a message in its own transaction; False if that dedup key was queued before."""
         try:
             async with self.sessions.begin() as db:
-                self.enqueue(db, dedup_key=dedup_key, channel=channel, chat_id=chat_id, text=text, buttons=buttons)
+                self.enqueue(db, dedup_key=dedup_key, channel=channel, chat_id=chat_id, text=text, buttons=buttons,
+                             media=media)
             return True
         except IntegrityError:
             return False

@@ -24,7 +24,8 @@ from starlette.routing import Route
 TOKEN = "123456:TESTTOKEN-abcdefghijklmnopqrstuvwxyz"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Trợ lý DVC", "username": "tro_ly_dvc_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
-JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "entities", "offset", "limit", "timeout"}
+JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "entities", "offset", "limit", "timeout", "media"}
+GONE = "gone"  # a file_id or URL containing this cannot be fetched: sendPhoto & co. answer 400
 
 
 def free_port() -> int:
@@ -42,6 +43,9 @@ class Sent:
     message_id: int
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     parse_mode: str | None = None
+    kind: str = "text"  # text | photo | document (a photo of an album is one Sent each)
+    media: str = ""  # the file_id or URL sent (kind photo/document); ``text`` is then the caption
+    album: int = 0  # photos sent in one sendMediaGroup share this number
 
     @property
     def labels(self) -> list[str]:
@@ -141,11 +145,8 @@ class FakeTelegram:
             except asyncio.TimeoutError:
                 pass
 
-    async def _m_sendMessage(self, params: dict[str, Any]) -> JSONResponse:
-        if self.fail_sends > 0:
-            self.fail_sends -= 1
-            return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
-        chat_id = str(params["chat_id"])
+    async def _gate(self, chat_id: str) -> JSONResponse | None:
+        """The failures a test injected for this chat (the same for every kind of send), else None."""
         script = self.script_chats.get(chat_id)
         if script and script.pop(0) != 200:
             return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
@@ -159,6 +160,79 @@ class FakeTelegram:
                                  "parameters": {"retry_after": limited[1]}}, status_code=429)
         if self.slow_chats.get(chat_id):
             await asyncio.sleep(self.slow_chats[chat_id])
+        return None
+
+    def _record(self, sent: Sent) -> dict[str, Any]:
+        self.sent.append(sent)
+        self._by_chat.setdefault(sent.chat_id, []).append(sent)
+        self._new_sent.set()
+        chat_type = "private" if not sent.chat_id.startswith("-") else "group"
+        return {"message_id": sent.message_id, "date": int(time.time()), "chat": {"id": int(sent.chat_id),
+                "type": chat_type}, "from": BOT_USER}
+
+    async def _notify(self) -> None:
+        async with self._sent_cond:
+            self._sent_cond.notify_all()
+
+    @staticmethod
+    def _gone(ref: Any) -> JSONResponse | None:
+        if not isinstance(ref, str) or not ref or GONE in ref:
+            return JSONResponse({"ok": False, "error_code": 400, "description":
+                                 "Bad Request: wrong file identifier/HTTP URL specified"}, status_code=400)
+        return None
+
+    async def _send_file(self, params: dict[str, Any], kind: str) -> JSONResponse:
+        chat_id = str(params["chat_id"])
+        ref = params.get(kind)
+        refused = self._gone(ref) or await self._gate(chat_id)
+        if refused is not None:
+            return refused
+        result = self._record(Sent(chat_id, params.get("caption") or "", next(self._message_ids), kind=kind,
+                                   media=ref))
+        await self._notify()
+        return JSONResponse({"ok": True, "result": {**result, **self._file_fields(kind, ref)}})
+
+    @staticmethod
+    def _file_fields(kind: str, ref: str) -> dict[str, Any]:
+        """What a sent Message carries for its file (the shape python-telegram-bot reads back)."""
+        if kind == "photo":
+            return {"photo": [{"file_id": ref, "file_unique_id": ref[-32:], "width": 800, "height": 600}]}
+        return {"document": {"file_id": ref, "file_unique_id": ref[-32:]}}
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> JSONResponse:
+        return await self._send_file(params, "photo")
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> JSONResponse:
+        return await self._send_file(params, "document")
+
+    async def _m_sendMediaGroup(self, params: dict[str, Any]) -> JSONResponse:
+        chat_id = str(params["chat_id"])
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            return JSONResponse({"ok": False, "error_code": 400, "description":
+                                 "Bad Request: wrong number of media"}, status_code=400)
+        for item in media:
+            refused = self._gone(item.get("media") if isinstance(item, dict) else None)
+            if refused is not None:
+                return refused
+        refused = await self._gate(chat_id)
+        if refused is not None:
+            return refused
+        album = next(self._message_ids)
+        results = [{**self._record(Sent(chat_id, item.get("caption") or "", next(self._message_ids), kind="photo",
+                                        media=item["media"], album=album)),
+                    **self._file_fields("photo", item["media"]), "media_group_id": str(album)} for item in media]
+        await self._notify()
+        return JSONResponse({"ok": True, "result": results})
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> JSONResponse:
+        if self.fail_sends > 0:
+            self.fail_sends -= 1
+            return JSONResponse({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status_code=502)
+        chat_id = str(params["chat_id"])
+        refused = await self._gate(chat_id)
+        if refused is not None:
+            return refused
         markup = params.get("reply_markup") or {}
         msg_id = next(self._message_ids)
         sent = Sent(chat_id, params.get("text", ""), msg_id, markup.get("inline_keyboard", []),
@@ -219,6 +293,44 @@ class FakeTelegram:
         sizes = [{"file_id": "photo-small", "file_unique_id": "ps", "width": 90, "height": 90},
                  {"file_id": "photo-big", "file_unique_id": "pb", "width": 800, "height": 800}]
         return self._push({"message": self._message(chat_id, user_id, photo=sizes)})
+
+    def photo_with(self, chat_id: int, file_id: str, caption: str = "", album: str = "", user_id: int | None = None,
+                   reply_to: int | None = None) -> int:
+        """A photo (three sizes, the largest last) with an optional caption, part of an album if ``album``."""
+        sizes = [{"file_id": f"{file_id}-s", "file_unique_id": f"{file_id}-s", "width": 90, "height": 90},
+                 {"file_id": file_id, "file_unique_id": file_id, "width": 1280, "height": 960},
+                 {"file_id": f"{file_id}-m", "file_unique_id": f"{file_id}-m", "width": 320, "height": 240}]
+        fields: dict[str, Any] = {"photo": sizes}
+        if caption:
+            fields["caption"] = caption
+        if album:
+            fields["media_group_id"] = album
+        if reply_to is not None:
+            fields["reply_to_message"] = {"message_id": reply_to, "date": int(time.time()),
+                                          "chat": {"id": chat_id, "type": "group" if chat_id < 0 else "private"},
+                                          "from": BOT_USER, "text": "..."}
+        return self._push({"message": self._message(chat_id, user_id, **fields)})
+
+    def album(self, chat_id: int, items: list[tuple[str, str]], user_id: int | None = None) -> list[int]:
+        """Several photos sent together: one update each, sharing a media_group_id (as Telegram does)."""
+        group = f"album-{next(self._update_ids)}"
+        return [self.photo_with(chat_id, fid, caption, group, user_id) for fid, caption in items]
+
+    def document(self, chat_id: int, file_id: str, name: str = "to-khai.pdf", caption: str = "",
+                 user_id: int | None = None, reply_to: int | None = None) -> int:
+        fields: dict[str, Any] = {"document": {"file_id": file_id, "file_unique_id": file_id, "file_name": name,
+                                               "mime_type": "application/pdf"}}
+        if caption:
+            fields["caption"] = caption
+        if reply_to is not None:
+            fields["reply_to_message"] = {"message_id": reply_to, "date": int(time.time()),
+                                          "chat": {"id": chat_id, "type": "group" if chat_id < 0 else "private"},
+                                          "from": BOT_USER, "text": "..."}
+        return self._push({"message": self._message(chat_id, user_id, **fields)})
+
+    def location(self, chat_id: int, latitude: float, longitude: float, user_id: int | None = None) -> int:
+        return self._push({"message": self._message(chat_id, user_id,
+                                                    location={"latitude": latitude, "longitude": longitude})})
 
     def sticker(self, chat_id: int, user_id: int | None = None) -> int:
         sticker = {"file_id": "st", "file_unique_id": "st", "width": 512, "height": 512,

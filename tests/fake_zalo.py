@@ -56,11 +56,13 @@ def turn_labels(texts: list[str]) -> list[list[str]]:
 
 @dataclass
 class Sent:
-    """A message the bot sent (plain text: choices are a numbered list)."""
+    """A message the bot sent (plain text: choices are a numbered list; a photo: ``text`` is its caption)."""
 
     chat_id: str
     text: str
     message_id: str
+    kind: str = "text"  # text | photo
+    media: str = ""  # the photo's URL
 
     @property
     def labels(self) -> list[str]:
@@ -156,6 +158,22 @@ class FakeZalo:
             return self._error(400, "text is too long (max 2000 characters)")
         msg_id = f"m{next(self._message_ids)}"
         self.sent.append(Sent(chat_id, text, msg_id))
+        self._new_sent.set()
+        return JSONResponse({"ok": True, "result": {"message_id": msg_id, "date": int(time.time() * 1000)}})
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> JSONResponse:
+        """A photo by URL; a URL containing "/gone" cannot be fetched (400), as an expired CDN link."""
+        if self.fail_sends and (status := self.fail_sends.pop(0)) != 200:
+            return self._error(status, "Too Many Requests" if status == 429 else "Internal error")
+        chat_id, photo, caption = params.get("chat_id"), params.get("photo"), params.get("caption", "")
+        if not isinstance(chat_id, str) or not chat_id or not isinstance(photo, str) or not photo:
+            return self._error(400, "chat_id and photo are required")
+        if not photo.startswith(("http://", "https://")) or "/gone" in photo:
+            return self._error(400, "photo url can not be fetched")
+        if not isinstance(caption, str) or len(caption) > 2000:
+            return self._error(400, "caption is too long")
+        msg_id = f"m{next(self._message_ids)}"
+        self.sent.append(Sent(chat_id, caption, msg_id, kind="photo", media=photo))
         self._new_sent.set()
         return JSONResponse({"ok": True, "result": {"message_id": msg_id, "date": int(time.time() * 1000)}})
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot import telegram_channel
 from bot.telegram_channel import to_html
-from handlers.types import Reply
+from handlers.types import Attachment, Reply
 from tests.drivers import TelegramDriver
 
 
@@ -96,7 +96,27 @@ def test_webhook_json_translation_and_junk() -> None:
     assert (reply.kind, reply.chat_type, reply.reply_to, reply.chat_id) == ("text", "group", "99", "-100")
     photo = telegram_channel.to_incoming({"update_id": 7, "message": {
         **msg, "photo": [{"file_id": "small"}, {"file_id": "big"}], "caption": "ảnh"}})
-    assert (photo.kind, photo.photo_url, photo.text) == ("photo", "tg-file:big", "ảnh")
+    assert (photo.kind, photo.photo_url, photo.text) == ("photo", "big", "ảnh")  # sizes without dimensions: the last
+    assert photo.attachment == Attachment("photo", "big", "telegram", "ảnh") and photo.album == ""
+    sized = telegram_channel.to_incoming({"update_id": 10, "message": {
+        **msg, "media_group_id": "g1", "photo": [{"file_id": "s", "width": 90, "height": 90},
+                                                 {"file_id": "l", "width": 1280, "height": 960},
+                                                 {"file_id": "m", "width": 320, "height": 240}]}})
+    assert (sized.photo_url, sized.album, sized.text) == ("l", "g1", "")  # the largest, wherever it is listed
+    doc = telegram_channel.to_incoming({"update_id": 11, "message": {
+        **msg, "document": {"file_id": "d1", "file_name": "tờ khai.pdf"}, "caption": "tờ khai"}})
+    assert (doc.kind, doc.attachment, doc.text) == ("document", Attachment("document", "d1", "telegram", "tờ khai",
+                                                                           "tờ khai.pdf"), "tờ khai")
+    pin = telegram_channel.to_incoming({"update_id": 12, "message": {
+        **msg, "location": {"latitude": 10.3661, "longitude": 105.423}}})
+    assert (pin.kind, pin.location) == ("location", (10.3661, 105.423))
+    for bad in ({"latitude": 91, "longitude": 0}, {"latitude": "10", "longitude": 105}, {"latitude": True,
+                                                                                           "longitude": 1}):
+        assert telegram_channel.to_incoming({"update_id": 13, "message": {**msg, "location": bad}}).kind == "other"
+    group = {**msg, "chat": {"id": -100, "type": "supergroup"}, "photo": [{"file_id": "g"}]}
+    assert telegram_channel.to_incoming({"update_id": 14, "message": group}) is None  # chatter in a group
+    staff = telegram_channel.to_incoming({"update_id": 15, "message": {**group, "reply_to_message": {"message_id": 5}}})
+    assert (staff.kind, staff.reply_to, staff.chat_type) == ("photo", "5", "group")  # a helper's photo reply
     press = telegram_channel.to_incoming({"update_id": 8, "callback_query": {"id": "1", "from": user, "data": "menu"}})
     assert (press.kind, press.action, press.chat_id, press.chat_type) == ("action", "menu", "7", "private")
     for junk in (None, [], {}, {"update_id": "9"}, {"update_id": 9}, {"update_id": 9, "edited_message": msg},
