@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", default=None, help="user id to chat as (default: local-<login>)")
     match = sub.add_parser("match", help="match questions from stdin, one JSON line each on stdout")
     match.add_argument("--kb", type=Path, default=None, help="knowledge folder (default: KNOWLEDGE_DIR)")
+    match.add_argument("--no-catalogue", action="store_true", help="curated entries only (no official catalogue tier)")
 
     kb = sub.add_parser("kb", help="knowledge base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
@@ -143,7 +144,7 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
     if command == "match":
         from knowledge.match_cli import run as run_match
 
-        return run_match(sys.stdin, sys.stdout, args.kb or settings.knowledge_dir)
+        return run_match(sys.stdin, sys.stdout, args.kb or settings.knowledge_dir, catalogue=not args.no_catalogue)
     if command == "kb":
         return await _kb(args, settings)
     if command == "eval":

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from knowledge.catalogue import Catalogue, load_catalogue
 from knowledge.loader import Problem, load_knowledge
 from knowledge.matcher import Matcher
 from knowledge.schema import Faq, Procedure
@@ -21,10 +22,11 @@ class KnowledgeBase:
     """In-memory index of the knowledge entries, built once at start."""
 
     def __init__(self, entries: Iterable[Procedure | Faq], problems: list[Problem] | None = None,
-                 abbreviations: Path | None = None) -> None:
+                 abbreviations: Path | None = None, catalogue: Catalogue | None = None) -> None:
         self.entries: dict[str, Procedure | Faq] = {e.id: e for e in entries}
         self.problems = problems or []
         self.matcher = Matcher.build(list(self.entries.values()), abbreviations)
+        self.catalogue = catalogue  # the official catalogue tier (short cards), if the folder has one
 
     @classmethod
     def from_dir(cls, kb_dir: Path, province: str = "") -> "KnowledgeBase":
@@ -40,7 +42,10 @@ class KnowledgeBase:
         for p in problems:
             log.warning("province file problem (national figures used): %s", p)
         abbreviations = kb_dir / "abbreviations.yaml"
-        return cls(entries, result.problems + problems, abbreviations if abbreviations.is_file() else None)
+        abbr = abbreviations if abbreviations.is_file() else None
+        codes = {e.procedure_code for e in entries if isinstance(e, Procedure) and e.procedure_code}
+        catalogue = load_catalogue(kb_dir, codes, abbr)  # rows of curated codes are answered by the curated entry
+        return cls(entries, result.problems + problems, abbr, catalogue)
 
     def get(self, entry_id: str) -> Procedure | Faq | None:
         return self.entries.get(entry_id)
