@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 
 from sqlalchemy import insert, select
 
@@ -213,14 +214,20 @@ async def test_a_cancelled_update_gives_the_lease_back(settings: Settings) -> No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        for _ in range(100):
-            async with store.sessions() as db:
-                if (await db.execute(select(ConversationLock))).first() is None:
-                    break
-            await asyncio.sleep(0.02)
+        # The cancelled start still runs in its batch (it may commit after this point) and then gives the
+        # lease back; the next update tries as the dispatcher does, until it holds the conversation. It must
+        # within a few seconds, not after the lease's 30.
         nxt = Turn("telegram:c1", seq=2)
-        await store.start_turn(nxt, TurnRequest("telegram", "2", "c1", "c1"))
+        started = time.monotonic()
+        while True:
+            await store.start_turn(nxt, TurnRequest("telegram", "2", "c1", "c1", order_wait=None))
+            if nxt.session is not None or time.monotonic() - started > 5:
+                break
+            await asyncio.sleep(0.02)
         assert nxt.session is not None  # the user is not locked out for the lease's 30 seconds
+        async with store.sessions() as db:
+            owners = [lock.owner for lock in (await db.execute(select(ConversationLock))).scalars()]
+        assert owners == [store.worker_id]  # the next update's lease alone
     finally:
         await store.close()
 
