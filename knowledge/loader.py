@@ -13,6 +13,8 @@ from knowledge.schema import Entry, Faq, Procedure
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 _ENTRY = TypeAdapter(Entry)
+# libyaml's parser when PyYAML was built with it: the same documents, ~5x faster (start-up time of every worker)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def load_knowledge(kb_dir: Path) -> LoadResult:
     for path in entry_files(kb_dir):
         rel = path.name
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             result.problems.append(Problem(rel, "-", f"không đọc được YAML: {exc}".splitlines()[0]))
             continue
