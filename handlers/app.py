@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # Feature modules, each with a module-level ``router`` and an optional ``async setup(services)``.
 FEATURES: list[str] = ["handlers.dossier", "handlers.guide", "handlers.helpers_mode", "handlers.complaint",
-                       "handlers.handoff", "handlers.console"]
+                       "handlers.handoff", "handlers.console", "handlers.catalogue"]
 
 # What a menu item or intent says while its feature is not installed.
 _PENDING = {"guide": T.MENU_GUIDE, "dossier": T.MENU_STATUS, "complaint": T.MENU_COMPLAINT}

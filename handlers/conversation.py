@@ -8,7 +8,7 @@ took. The language data (word families, aspects, guide phrases) lives in
 
 from __future__ import annotations
 
-from handlers import cards, core
+from handlers import cards, catalogue, core
 from handlers.context import Context
 from handlers.focus import Focus, clear_focus, get_focus, set_focus
 from handlers.router import Router
@@ -49,6 +49,11 @@ async def respond(ctx: Context, router: Router) -> list[Reply]:
     if result.intent in ("complaint", "help"):
         handler = router.intents.get(result.intent) or router.intents["unknown"]
         return await handler(ctx, result)
+    report = router.intents.get("report")  # a problem told, not asked ("đèn đường hư cả tháng không ai sửa")
+    if report is not None and result.intent != "status":
+        replies = await report(ctx, result)  # [] when it is a question to answer
+        if replies:
+            return replies
     replies = await _answer(ctx, q, router)
     if q.also and replies:
         replies.append(_also_reply(ctx, q.also))
@@ -111,6 +116,9 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
         return await _guide_request(ctx, q, router)
     matcher = ctx.kb.matcher
     focus = get_focus(ctx)
+    tier = catalogue.respond(ctx, q, focus is not None)  # official catalogue: short cards where curated entries are weak
+    if tier is not None:
+        return tier
     pending = ctx.session.data.pop(PENDING_KEY, "") if not q.aspects else ""
     aspects = q.aspects or ([pending] if pending in dialogue.ASPECTS else [])
     named: list[Candidate] = []

@@ -50,7 +50,9 @@ ASK_SCORE = 0.45
 ANSWER_MARGIN = 0.04
 CLEAR_SCORE = 0.45  # below ANSWER_SCORE, a best row this far ahead of the next is still the answer
 CLEAR_MARGIN = 0.1
-OVERRIDE_MARGIN = 0.15  # a catalogue answer this much above a curated one (of another procedure) wins
+OVERRIDE_MARGIN = 0.15  # a catalogue answer this much above a weak curated one (of another procedure) wins
+OVERRIDE_BELOW = 0.6  # ... only when the curated answer scores below this
+SAME_NAME = 0.75  # a catalogue name sharing this share of its words with the curated candidate's is that procedure
 FIELD_WEIGHT = 0.3
 UNKNOWN_SHARE = 0.8  # a query syllable the catalogue never uses weighs this share of the mean idf
 CANDIDATE_DF = 0.06  # terms in more rows than this share only score candidates found by rarer terms
@@ -59,6 +61,7 @@ MODIFIER_PENALTY = 0.85  # per action word of a name the question does not say (
 MODIFIERS = frozenset("lai doi han hoi chinh dut xoa sung huy dung ngung thay".split())  # folded: lại, đổi, gia hạn, thu hồi...
 ACCENT = "~"  # index key prefix of a name's syllables as written with their diacritics
 ACCENT_WEIGHT = 0.35  # a syllable typed with diacritics that the name writes otherwise (mấy / máy) counts this much
+NO_PAIR_PENALTY = 0.75
 MIN_MATCHED = 1.6  # matched idf mass (in mean idfs) below which an answer needs two named words
 
 # Words that ask rather than name (folded); the catalogue ignores them in questions. Phrases go first
@@ -312,6 +315,8 @@ class CatalogueIndex:
             for word in self.modifiers[r]:
                 if word not in qterms:
                     score *= MODIFIER_PENALTY
+            if not paired and len(qterms) >= 2:
+                score *= NO_PAIR_PENALTY  # no two words of the question stand together in the name
             if matched < MIN_MATCHED * self.mean_idf and names < 2:
                 score *= 0.7  # one common word in common is no evidence
             scored.append((r, score))
@@ -465,7 +470,7 @@ class CatalogueReading:
 
 
 def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: float, limit: str = "",
-            out_of_scope: bool = False) -> CatalogueReading | None:
+            out_of_scope: bool = False, curated_names: tuple[str, ...] = ()) -> CatalogueReading | None:
     """The catalogue's reading of a procedure question, or None when the curated reading stands.
 
     Consulted when the curated entries found nothing, were unsure (``decision`` "ask"), or answered weakly
@@ -478,8 +483,15 @@ def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: f
     verdict = catalogue.decide(found)
     if verdict == "none":
         return None
-    if decision == "answer" and not (verdict == "answer" and found[0].score >= best_score + OVERRIDE_MARGIN):
+    if decision == "answer" and not (verdict == "answer" and best_score < OVERRIDE_BELOW
+                                     and found[0].score >= best_score + OVERRIDE_MARGIN):
         return None
+    if decision != "none" and curated_names:
+        top = set(_analyze(found[0].entry.name, catalogue.table, catalogue.words, query=True))
+        for name in curated_names:  # the curated candidate is this very procedure (no code links them)
+            words = set(_analyze(name, catalogue.table, catalogue.words, query=True))
+            if top and len(top & words) / len(top) >= SAME_NAME:
+                return None
     if decision == "ask" and verdict != "answer":
         return None  # both unsure: the curated choices stay
     return CatalogueReading(verdict, found if verdict == "ask" else found[:1])

@@ -104,8 +104,12 @@ def stale_entries(entries: list[Procedure | Faq], today: dt.date, days: int) -> 
 
 
 def check_command(kb_dir: Path, out: TextIO, today: dt.date | None = None, stale_days: int | None = None) -> int:
+    from knowledge import catalogue
+
     today = today or vietnam_today()
     result = check(kb_dir, today)
+    tier_problems, tier_rows = catalogue.check(kb_dir)
+    result.problems.extend(tier_problems)
     for problem in result.problems:
         out.write(f"{problem}\n")
     for warning in result.warnings:
@@ -118,5 +122,6 @@ def check_command(kb_dir: Path, out: TextIO, today: dt.date | None = None, stale
     if result.problems:
         out.write(f"{len(result.problems)} problem(s) in {kb_dir}\n")
         return 1
-    out.write(f"OK: {len(result.entries)} entries in {kb_dir}, no problems\n")
+    tier = f" and {tier_rows} catalogue procedures" if tier_rows else ""
+    out.write(f"OK: {len(result.entries)} entries{tier} in {kb_dir}, no problems\n")
     return 0

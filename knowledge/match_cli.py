@@ -35,13 +35,14 @@ def result_json(result: MatchResult) -> dict:
     }
 
 
-def with_catalogue(out: dict, result: MatchResult, catalogue) -> dict:  # type: ignore[no-untyped-def]
+def with_catalogue(out: dict, result: MatchResult, catalogue, names: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
     """The catalogue tier's answer (ids ``tthc:CODE``) where the curated entries give none or a weak one."""
     if result.intent not in ("procedure", "unknown"):
         return out
     best = result.matches[0].score if result.matches and result.decision != "none" else 0.0
     reading = consult(catalogue, result.query, result.decision if result.intent == "procedure" else "none", best,
-                      result.limit, looks_out_of_scope(result.normalized))
+                      result.limit, looks_out_of_scope(result.normalized),
+                      tuple(names[m.id] for m in result.matches[:3] if m.id in names))
     if reading is None:
         return out
     return {**out, "intent": "procedure", "decision": reading.decision,
@@ -56,11 +57,12 @@ def run(stdin: TextIO, stdout: TextIO, kb_dir: Path, catalogue: bool = True) -> 
     matcher = Matcher.build(loaded.entries)
     codes = {getattr(e, "procedure_code", "") for e in loaded.entries} - {""}
     tier = load_catalogue(kb_dir, codes) if catalogue else None
+    names = {e.id: e.name for e in loaded.entries}
     for line in stdin:
         query = line.rstrip("\r\n")
         try:
             result = understand(matcher, query)
-            out = with_catalogue(result_json(result), result, tier)
+            out = with_catalogue(result_json(result), result, tier, names)
         except Exception as exc:  # one bad line must not stop the batch
             print(f"error on {query[:80]!r}: {exc!r}", file=sys.stderr)
             out = {"query": query, "intent": "unknown", "matches": []}
