@@ -15,10 +15,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.communes import find_in_province, find_province
+from knowledge.complaint_reading import load_topics
 from knowledge.normalize import fold
 
-TOPICS = ("procedure", "dossier", "official", "portal", "other")
-Topic = Literal["procedure", "dossier", "official", "portal", "other"]
+# Topic keys come from knowledge/data/complaint_topics.yaml; an agency may also list a group
+# ("local": every report about the commune's public things, "service").
+TOPICS = load_topics().keys
 
 
 class AgencyConfigError(Exception):
@@ -46,7 +48,7 @@ class Agency(_Strict):
     name: str = Field(min_length=3, max_length=120)
     fields: list[str] = []  # knowledge-base fields ("Hộ tịch", "Cư trú"...); empty = not by field
     procedure_ids: list[str] = []
-    topics: list[Topic] = []  # kinds of complaint handled whatever the field ("official", "portal"...)
+    topics: list[str] = []  # kinds of complaint handled whatever the field ("official", "road", "local"...)
     area: Literal["province"] | list[str] = "province"  # or a list of communes of the province
     chats: list[Chat] = []
     members: list[str] = []  # "telegram:12345": staff allowed to act on this agency's cards
@@ -57,6 +59,15 @@ class Agency(_Strict):
     address: str = Field(default="", max_length=200)
     hours: str = Field(default="", max_length=200)
     hotline: str = Field(default="", max_length=40)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        known = load_topics()
+        for t in v:
+            if t not in known.keys and t not in known.groups:
+                raise ValueError(f"topic {t!r} is not one of {', '.join(known.keys + known.groups)}")
+        return v
 
     @field_validator("members")
     @classmethod
@@ -171,6 +182,9 @@ class AgencyDirectory:
             return 2, f"field={field}"
         if topic in a.topics:
             return 2, f"topic={topic}"
+        group = load_topics().group_of(topic)
+        if group and group in a.topics:
+            return 2, f"topic={group}"
         if a.handles_everything:
             return 0, "all_subjects"
         return None

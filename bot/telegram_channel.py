@@ -405,6 +405,12 @@ async def handle_incoming(dispatcher: Dispatcher, bot: Any, incoming: Incoming) 
                             lambda r=reply: _message_id(send_reply(bot, incoming.chat_id, r, transient=True)),
                             again=reply.durable_again)
             continue
+        if reply.private and incoming.chat_type == "group":  # e.g. a refusal: to the person, not the group
+            try:
+                await send_reply(bot, incoming.user_id, reply, transient=True)
+            except TelegramError:
+                log.info("a private reply to a group member was not delivered (no private chat with the bot)")
+            continue
         if failed:
             continue
         try:

@@ -270,6 +270,12 @@ async def handle_incoming(dispatcher: Dispatcher, client: ZaloClient, incoming: 
                             lambda p=parts: _send_parts(client, incoming.chat_id, p),
                             again=reply.durable_again)
             continue
+        if reply.private and incoming.chat_type == "group":  # e.g. a refusal: to the person, not the group
+            try:
+                await _send_parts(client, incoming.user_id, to_messages(reply))
+            except ZaloError:
+                log.info("a private reply to a group member was not delivered")
+            continue
         if failed:
             continue
         try:

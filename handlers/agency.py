@@ -6,16 +6,31 @@ invite code) can act; anyone else is refused and the attempt is recorded.
 
 from __future__ import annotations
 
-from handlers.complaint_ops import ComplaintOps, fmt_time
+import re
+from dataclasses import replace
+
+from handlers.complaint_ops import ComplaintOps, fmt_time, topic_short
 from handlers.context import Context
 from handlers.idempotency import action_key
 from handlers.router import Router
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
+from knowledge.normalize import fold
 from storage.complaint_models import STATUSES, Complaint
 
 router = Router()
 MIN_ANSWER_WORDS = 3
+LIST_MAX = 20
+CODE = re.compile(r"PAKN\s*-\s*(\d{4})\s*-\s*(\d{1,8})", re.IGNORECASE)
+# A card's choices in order (ComplaintOps.card_buttons): "2 PAKN-2026-000004" is its second choice.
+CHOICES = {"1": "recv", "2": "answer", "3": "xfer", "4": "done", "5": "ask"}
+# Typed staff actions, with or without "/", folded: "trả lời PAKN-2026-000004 …", "/xong PAKN-…".
+VERBS = {"tiep nhan": "recv", "tiepnhan": "recv", "nhan xu ly": "recv", "tra loi": "answer", "traloi": "answer",
+         "phan hoi": "answer", "phanhoi": "answer", "hoi them": "ask", "hoithem": "ask", "chuyen": "xfer",
+         "chuyen don vi": "xfer", "xong": "done", "da xu ly": "done", "dong": "done", "mo lai": "reopen",
+         "molai": "reopen"}
+_TYPED = re.compile(r"^\s*/?\s*(?P<verb>[1-5]|[a-zA-ZÀ-ỹđĐ ]{2,14}?)\s*[:.)-]?\s*(?P<code>PAKN\s*-\s*\d{4}\s*-\s*\d{1,8})"
+                    r"\s*[:,.-]?\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def ops(ctx: Context) -> ComplaintOps:
@@ -38,17 +53,26 @@ async def _authorized(ctx: Context, cid: int, action: str) -> Complaint | list[R
         return [Reply.make(T.STAFF_NOT_FOUND)]
     if not await o.is_staff(c.agency_key, actor(ctx)):
         await o.refuse(c.id, actor(ctx), action)
-        return [Reply.make(T.STAFF_REFUSED)]
+        return [replace(Reply.make(T.STAFF_REFUSED), private=True)]  # to the person, not posted in the group
     return c
 
 
-def _outcome(result: Complaint | str, ok: str, code: str | None) -> list[Reply]:
+def _outcome(result: Complaint | str, ok: str, code: str | None, ctx: Context | None = None,
+             cid: int | None = None) -> list[Reply]:
     if isinstance(result, str):
         if result.startswith("status:"):
             status = T.STATUS_TEXT.get(result.partition(":")[2], result)
-            return [Reply.make(T.STAFF_ALREADY.format(code=code, status=status))]
+            return [Reply.make(T.STAFF_ALREADY.format(code=code, status=status), _again(ctx, cid))]
         return [Reply.make(T.STAFF_NOT_FOUND)]
-    return [Reply.make(ok)]
+    return [Reply.make(ok, _again(ctx, cid))]
+
+
+def _again(ctx: Context | None, cid: int | None) -> list[list[Button]]:
+    """Where choices are typed numbers (Zalo, terminal), the card's choices again after each action on it:
+    "1" then "2" both act on that card (the reply's choices are what numbers mean next)."""
+    if ctx is None or cid is None or ctx.incoming.channel == "telegram":
+        return []
+    return [[Button(b["label"], b["action"]) for b in row] for row in ComplaintOps.card_buttons(cid)]
 
 
 @router.action("agency")
@@ -67,20 +91,25 @@ async def on_agency_button(ctx: Context, arg: str) -> list[Reply]:
     c, o = got, ops(ctx)
     if verb == "recv":
         res = await o.receive(c.id, actor(ctx), idem=action_key(ctx, "recv", c.id))
-        return _outcome(res, T.STAFF_RECEIVED.format(who=who(ctx), code=c.code), c.code)
+        return _outcome(res, T.STAFF_RECEIVED.format(who=who(ctx), code=c.code), c.code, ctx, c.id)
     if verb == "answer":
         ctx.session.state = f"complaint:answer:{c.id}"
         ctx.session.data["pakn_chat"] = ctx.incoming.chat_id
         return [Reply.make(T.STAFF_ASK_ANSWER.format(code=c.code, agency=o.agency_name(c.agency_key)))]
+    if verb == "ask":
+        ctx.session.state = f"complaint:ask:{c.id}"
+        ctx.session.data["pakn_chat"] = ctx.incoming.chat_id
+        return [Reply.make(T.STAFF_ASK_QUESTION.format(code=c.code))]
     if verb == "done":
         return _outcome(await o.close(c.id, actor(ctx), idem=action_key(ctx, "done", c.id)),
-                        T.STAFF_CLOSED.format(code=c.code), c.code)
+                        T.STAFF_CLOSED.format(code=c.code), c.code, ctx, c.id)
     if verb == "xfer":
         others = [a for a in (o.directory.config.agencies if o.directory else []) if a.key != c.agency_key]
         if not others:
             return [Reply.make(T.STAFF_NO_OTHER)]
         rows = [[Button(a.name[:60], f"agency:xferto:{c.id}:{a.key}")] for a in others]
-        return [Reply.make(T.STAFF_PICK_AGENCY.format(code=c.code), rows)]
+        keys = "\n".join(T.STAFF_AGENCY_KEY.format(key=a.key, name=a.name) for a in others)
+        return [Reply.make(T.STAFF_PICK_AGENCY.format(code=c.code, keys=keys), rows)]
     if verb == "xferto" and o.directory is not None and o.directory.get(target) is not None:
         ctx.session.state = f"complaint:xfer:{c.id}:{target}"
         ctx.session.data["pakn_chat"] = ctx.incoming.chat_id
@@ -102,12 +131,26 @@ async def staff_text(ctx: Context, step: str, arg: str) -> list[Reply] | None:
     ctx.session.state = ""
     if step == "answer":
         return await answer(ctx, int(cid_text), ctx.text)
-    got = await _authorized(ctx, int(cid_text), "xfer")
+    if step == "ask":
+        return await ask_citizen(ctx, int(cid_text), ctx.text)
+    return await transfer(ctx, int(cid_text), target, ctx.text)
+
+
+async def transfer(ctx: Context, cid: int, target: str, reason: str) -> list[Reply]:
+    got = await _authorized(ctx, cid, "xfer")
     if isinstance(got, list):
         return got
     o = ops(ctx)
-    res = await o.transfer(got.id, actor(ctx), target, ctx.text, idem=action_key(ctx, "xfer", got.id))
+    res = await o.transfer(got.id, actor(ctx), target, reason, idem=action_key(ctx, "xfer", got.id))
     return _outcome(res, T.STAFF_TRANSFERRED.format(code=got.code, agency=o.agency_name(target)), got.code)
+
+
+async def ask_citizen(ctx: Context, cid: int, question: str) -> list[Reply]:
+    got = await _authorized(ctx, cid, "ask")
+    if isinstance(got, list):
+        return got
+    res = await ops(ctx).ask_citizen(got.id, actor(ctx), question, idem=action_key(ctx, "ask", got.id))
+    return _outcome(res, T.STAFF_ASKED.format(code=got.code), got.code, ctx, got.id)
 
 
 async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
@@ -117,7 +160,7 @@ async def answer(ctx: Context, cid: int, text: str) -> list[Reply]:
     if len(text.split()) < MIN_ANSWER_WORDS:
         return [Reply.make(T.STAFF_ANSWER_SHORT)]
     res = await ops(ctx).answer(got.id, actor(ctx), text, idem=action_key(ctx, "answer", got.id))
-    return _outcome(res, T.STAFF_ANSWERED.format(code=got.code), got.code)
+    return _outcome(res, T.STAFF_ANSWERED.format(code=got.code), got.code, ctx, got.id)
 
 
 async def on_group_text(ctx: Context) -> list[Reply] | None:
@@ -125,6 +168,9 @@ async def on_group_text(ctx: Context) -> list[Reply] | None:
     inc = ctx.incoming
     if inc.kind != "text":
         return None
+    typed = await typed_action(ctx)
+    if typed is not None:
+        return typed
     o = ops(ctx)
     if inc.reply_to:
         cid = await o.repo.by_card(inc.channel, inc.chat_id, inc.reply_to)
@@ -227,3 +273,128 @@ async def invite_for(ctx: Context, key: str) -> list[Reply]:
         return [Reply.make(T.INVITE_NOT_ALLOWED)]
     code = await o.repo.create_invite(key, actor(ctx))
     return [Reply.make(T.INVITE_CREATED.format(agency=o.agency_name(key), code=code))]
+
+
+# --- typed actions by complaint code (Zalo has no buttons; any channel may type them) -----------------
+
+def parse_typed(text: str) -> tuple[str, str, str] | None:
+    """(action, code, the rest) for "2 PAKN-2026-000004", "trả lời PAKN-2026-000004 nội dung", "/xong PAKN-…"."""
+    m = _TYPED.match(text or "")
+    if m is None:
+        return None
+    verb = " ".join(fold(m["verb"]).split())
+    action = CHOICES.get(verb) or VERBS.get(verb)
+    if action is None:
+        return None
+    c = CODE.search(m["code"])
+    return action, f"PAKN-{c.group(1)}-{int(c.group(2)):06d}", m["rest"].strip()
+
+
+@router.before("agency")
+async def typed_in_private(ctx: Context) -> list[Reply] | None:
+    """Staff in a private chat with the bot (how Zalo agencies work) typing an action with a code."""
+    return await typed_action(ctx) if ctx.incoming.kind == "text" else None
+
+
+async def typed_action(ctx: Context) -> list[Reply] | None:
+    """A typed staff action naming a complaint; None if the text is not one or the sender is not staff."""
+    parsed = parse_typed(ctx.text)
+    if parsed is None or not await ops(ctx).staff_agencies(actor(ctx)):
+        return None  # a citizen's text goes its usual way
+    return await act(ctx, *parsed)
+
+
+async def act(ctx: Context, action: str, code: str, rest: str) -> list[Reply]:
+    """One staff action on the complaint ``code``; ``rest`` is the answer, question, reason or target."""
+    o = ops(ctx)
+    c = await o.repo.by_code(code)
+    if c is None:
+        return [replace(Reply.make(T.STAFF_CODE_UNKNOWN.format(code=code)), private=True)]
+    if action in ("recv", "done") or (action in ("answer", "ask") and not rest):
+        return await on_agency_button(ctx, f"{action}:{c.id}")
+    if action == "answer":
+        ctx.session.state = "" if ctx.session.state.startswith("complaint:answer") else ctx.session.state
+        return await answer(ctx, c.id, rest)
+    if action == "ask":
+        if len(rest.split()) < MIN_ANSWER_WORDS:
+            return [Reply.make(T.STAFF_ANSWER_SHORT)]
+        return await ask_citizen(ctx, c.id, rest)
+    if action == "reopen":
+        got = await _authorized(ctx, c.id, "reopen")
+        if isinstance(got, list):
+            return got
+        res = await o.staff_reopen(c.id, actor(ctx), rest, idem=action_key(ctx, "reopen", c.id))
+        return _outcome(res, T.STAFF_REOPENED.format(code=c.code), c.code, ctx, c.id)
+    # transfer: "chuyển PAKN-… <mã đơn vị> <lý do>"
+    key, _, reason = rest.partition(" ")
+    target = o.directory.find(key) if o.directory is not None and key else None
+    if target is None:
+        return await on_agency_button(ctx, f"xfer:{c.id}")
+    if len(reason.split()) < MIN_ANSWER_WORDS:
+        return await on_agency_button(ctx, f"xferto:{c.id}:{target.key}")
+    return await transfer(ctx, c.id, target.key, reason)
+
+
+@router.command("tiepnhan")
+async def cmd_receive(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "recv", args)
+
+
+@router.command("phanhoi")
+async def cmd_answer(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "answer", args)
+
+
+@router.command("hoithem")
+async def cmd_ask(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "ask", args)
+
+
+@router.command("chuyen")
+async def cmd_transfer(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "xfer", args)
+
+
+@router.command("xong")
+async def cmd_close(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "done", args)
+
+
+@router.command("molai")
+async def cmd_reopen(ctx: Context, args: str) -> list[Reply]:
+    return await _command(ctx, "reopen", args)
+
+
+async def _command(ctx: Context, action: str, args: str) -> list[Reply]:
+    m = CODE.search(args or "")
+    if m is None:
+        return [Reply.make(T.STAFF_COMMANDS)]
+    code = f"PAKN-{m.group(1)}-{int(m.group(2)):06d}"
+    return await act(ctx, action, code, (args[:m.start()] + " " + args[m.end():]).strip(" :,.-"))
+
+
+@router.command("lenh")
+async def cmd_help(ctx: Context, _: str) -> list[Reply]:
+    return [Reply.make(T.STAFF_COMMANDS)]
+
+
+@router.command("danhsach")
+async def cmd_list(ctx: Context, _: str) -> list[Reply]:
+    """The open complaints of the staff member's agencies, newest first, with their codes."""
+    o = ops(ctx)
+    mine = await o.staff_agencies(actor(ctx))
+    if not mine:
+        return [Reply.make(T.REPORT_NOT_STAFF)]
+    lines: list[str] = []
+    for key in mine:
+        found = sorted(await o.repo.open_complaints(key), key=lambda c: c.id, reverse=True)
+        lines.append(T.LIST_TITLE.format(agency=o.agency_name(key), n=len(found)))
+        lines += [T.LIST_LINE.format(code=c.code, status=T.STATUS_TEXT.get(c.status, c.status),
+                                     due=fmt_time(c.due_at), topic=topic_short(c.topic),
+                                     place=(c.place or T.SUM_PLACE_NONE).split(",")[0])
+                  for c in found[:LIST_MAX]]
+        if len(found) > LIST_MAX:
+            lines.append(T.LIST_MORE.format(n=len(found) - LIST_MAX))
+    lines.append(T.LIST_HOWTO)
+    return [Reply.make("\n".join(lines))]
+

@@ -21,6 +21,7 @@ from handlers.idempotency import action_key
 from handlers.router import Router
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
+from knowledge.complaint_reading import read_complaint
 from knowledge.matcher import MatchResult
 from knowledge.normalize import fold
 from storage.complaint_models import OPEN_STATUSES, Complaint
@@ -73,6 +74,21 @@ async def on_intent(ctx: Context, result: MatchResult) -> list[Reply]:
     return intake.begin(ctx, ctx.text)
 
 
+@router.intent("report")
+async def on_report(ctx: Context, result: MatchResult) -> list[Reply]:
+    """A message that tells a problem or a grievance ("đường hư nặng, đề nghị sửa", "hồ sơ của tôi trễ hạn
+    2 tuần không ai trả lời") starts a complaint, unless it is a question the knowledge base answers well
+    and asks for nothing ("hồ sơ trễ hạn thì làm sao"). [] lets the conversation answer it."""
+    if ctx.incoming.chat_type == "group":
+        return []
+    r = read_complaint(ctx.text, province=intake.home_province(ctx))
+    if not r.complaint:
+        return []
+    if (result.decision == "answer" or result.limit) and not r.strong:
+        return []
+    return intake.begin_from_message(ctx, ctx.text)
+
+
 @router.action("complaint")
 async def on_action(ctx: Context, arg: str) -> list[Reply]:
     verb, _, rest = arg.partition(":")
@@ -100,7 +116,7 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
     if verb == "proc":
         return await intake.on_procedure(ctx, "" if rest == "none" else rest)
     if verb == "dossier":
-        return intake.next_step(ctx, "detail") if intake.draft(ctx) is not None else intake.expired()
+        return intake.skip_dossier(ctx)
     if verb == "commune":
         return await intake.on_commune(ctx, rest)
     if verb == "desc":
@@ -120,6 +136,8 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
         return await ask_reopen(ctx, rest)
     if verb == "info":
         return await ask_info(ctx, rest)
+    if verb == "comment":
+        return await ask_comment(ctx, rest)
     return intake.expired()
 
 
@@ -135,7 +153,7 @@ async def way_back(ctx: Context) -> Reply | None:
 async def on_text(ctx: Context) -> list[Reply] | None:
     _, _, rest = ctx.session.state.partition(":")
     step, _, arg = rest.partition(":")
-    if step in ("answer", "xfer"):
+    if step in ("answer", "xfer", "ask"):
         return await agency.staff_text(ctx, step, arg)
     if step == "invite":
         return await agency.invite_text(ctx)
@@ -146,6 +164,8 @@ async def on_text(ctx: Context) -> list[Reply] | None:
         return await reopen(ctx, arg)
     if step == "info":
         return await give_info(ctx, arg)
+    if step == "comment":
+        return await give_comment(ctx, arg)
     return await intake.on_intake_text(ctx, step)
 
 
@@ -199,10 +219,34 @@ async def rate(ctx: Context, arg: str) -> list[Reply]:
     res = await ops(ctx).rate(int(cid), ctx.session.user_id, int(n), idem=action_key(ctx, "rate", f"{cid}:{n}"))
     if isinstance(res, str):
         return [Reply.make(T.NOT_YOURS if res in ("missing", "not_owner") else T.RATE_NOT_YET)]
+    comment = [Button(T.BTN_COMMENT, f"complaint:comment:{cid}")]
     if int(n) <= 2:
         return [Reply.make(f"{T.RATED.format(n=n)}\n{T.RATE_LOW_HINT}",
-                           [[Button(T.BTN_NOT_RESOLVED, f"complaint:reopen:{cid}")], [Button(T.BTN_MENU, "menu")]])]
-    return [Reply.make(T.RATED.format(n=n), [[Button(T.BTN_MENU, "menu")]])]
+                           [[Button(T.BTN_NOT_RESOLVED, f"complaint:reopen:{cid}")], comment,
+                            [Button(T.BTN_MENU, "menu")]])]
+    return [Reply.make(T.RATED.format(n=n), [comment, [Button(T.BTN_MENU, "menu")]])]
+
+
+async def ask_comment(ctx: Context, arg: str) -> list[Reply]:
+    if not arg.isdigit():
+        return intake.expired()
+    c = await _own(ctx, await ops(ctx).repo.get(int(arg)))
+    if c is None:
+        return [Reply.make(T.NOT_YOURS)]
+    ctx.session.state = f"complaint:comment:{c.id}"
+    return [Reply.make(T.ASK_COMMENT, [[Button(T.BTN_CANCEL, "complaint:cancel")]])]
+
+
+async def give_comment(ctx: Context, arg: str) -> list[Reply]:
+    if ctx.incoming.kind != "text" or not arg.isdigit() or not ctx.text.strip():
+        return [Reply.make(T.ASK_COMMENT, [[Button(T.BTN_CANCEL, "complaint:cancel")]])]
+    ctx.session.state = ""
+    o = ops(ctx)
+    res = await o.comment(int(arg), ctx.session.user_id, ctx.text, idem=action_key(ctx, "comment", arg))
+    if isinstance(res, str):
+        return [Reply.make(T.RATE_NOT_YET if res.startswith("status:") else T.NOT_YOURS,
+                           [[Button(T.BTN_MENU, "menu")]])]
+    return [Reply.make(T.COMMENT_SENT.format(agency=o.agency_name(res.agency_key)), [[Button(T.BTN_MENU, "menu")]])]
 
 
 async def ask_reopen(ctx: Context, arg: str) -> list[Reply]:

@@ -3,6 +3,11 @@
 Steps (session state ``complaint:<step>``, draft in ``session.data["pakn"]``): topic →
 procedure or dossier code → commune → description → photo → contact (→ phone) → summary.
 "Sửa ..." on the summary goes back to one step and then returns to the summary.
+
+A complaint told in one message ("đèn đường hư cả tháng không ai sửa") is read first
+(``knowledge.complaint_reading``): what it already says (topic, commune, dossier code, procedure,
+spot, time, the text itself) fills the draft, only what is missing is asked, then the summary,
+where a photo and a phone number can be added ("quick" draft).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from handlers.complaint_ops import DESCRIPTION_MAX, ComplaintOps, clean_text
 from handlers.context import Context
 from handlers.texts import complaint as T
 from handlers.types import Button, Reply
-from knowledge.communes import Commune, get_commune, match_commune
+from knowledge.communes import Commune, find_province, get_commune, match_commune
+from knowledge.complaint_reading import load_topics, read_complaint
 from knowledge.intent import find_dossier_code
 from knowledge.normalize import fold
 from storage.complaints import submitted_key
@@ -83,11 +89,60 @@ def ask_again(ctx: Context, step: str = "") -> list[Reply]:
 # --- start and topic ------------------------------------------------------------------
 
 def begin(ctx: Context, seed: str = "") -> list[Reply]:
-    """A fresh draft; ``seed`` is what the citizen typed to start, offered as the description."""
+    """A fresh draft; ``seed`` is what the citizen typed to start: when it tells the complaint, it is read."""
     if ctx.incoming.chat_type == "group":
         return [Reply.make(T.PRIVATE_ONLY)]
-    ctx.session.data[DRAFT] = {"seed": seed} if _meaningful(seed) else {}
+    if _meaningful(seed):
+        return begin_from_message(ctx, seed)
+    ctx.session.data[DRAFT] = {}
     return ask_topic(ctx)
+
+
+def begin_from_message(ctx: Context, text: str) -> list[Reply]:
+    """A complaint told in one message: keep what it says, ask only what is missing, then the summary."""
+    if ctx.incoming.chat_type == "group":
+        return [Reply.make(T.PRIVATE_ONLY)]
+    r = read_complaint(text, province=home_province(ctx), kb=ctx.kb)
+    description = clean_text(text, DESCRIPTION_MAX)
+    d: dict = {"quick": True}
+    ctx.session.data[DRAFT] = d
+    if len(description.split()) >= MIN_DESCRIPTION_WORDS:
+        d["description"] = description
+    if r.topic:
+        d["topic"] = r.topic
+    if r.procedure_id and r.topic in ("procedure", "dossier", "official"):
+        d["procedure_id"] = r.procedure_id
+    if r.dossier_code:
+        d["dossier_code"] = r.dossier_code
+    if r.spot:
+        d["spot"] = clean_text(r.spot, 80)
+    if r.when:
+        d["when"] = clean_text(r.when, 40)
+    intro = [Reply.make(T.QUICK_INTRO.format(topic=topic_short(r.topic).lower()))] if r.topic else []
+    if r.commune is not None:
+        return intro + set_commune(ctx, r.commune)
+    if r.communes:
+        return intro + pick_commune(ctx, r.communes, clean_text(r.commune_text, 80))
+    return intro + next_missing(ctx)
+
+
+def next_missing(ctx: Context) -> list[Reply]:
+    """The first thing a quick draft still lacks, else the summary."""
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    topic = d.get("topic", "")
+    if not topic:
+        return ask_topic(ctx)
+    if topic == "dossier" and "dossier_code" not in d:
+        return ask_step(ctx, "dossier")
+    if topic == "procedure" and "procedure_id" not in d:
+        return ask_step(ctx, "procedure")
+    if "commune_code" not in d and topic != "portal":
+        return ask_commune(ctx)
+    if not d.get("description"):
+        return ask_description(ctx)
+    return summary(ctx)
 
 
 def _meaningful(seed: str) -> bool:
@@ -97,15 +152,20 @@ def _meaningful(seed: str) -> bool:
 
 
 def ask_topic(ctx: Context) -> list[Reply]:
-    rows = [[Button(label, f"complaint:topic:{key}")] for key, label in T.TOPIC_LABELS.items()]
+    rows = [[Button(t.label, f"complaint:topic:{t.key}")] for t in load_topics().topics]
     return _ask(ctx, "topic", T.ASK_TOPIC, rows)
+
+
+def topic_short(key: str) -> str:
+    t = load_topics().get(key)
+    return t.short if t else key
 
 
 async def on_topic(ctx: Context, topic: str) -> list[Reply]:
     d = draft(ctx)
     if d is None:
         d = ctx.session.data[DRAFT] = {}
-    if topic not in T.TOPIC_LABELS:
+    if load_topics().get(topic) is None:
         return ask_topic(ctx)
     d.update(topic=topic, procedure_id="", dossier_code="")
     if topic in ("procedure", "dossier"):
@@ -128,6 +188,14 @@ async def on_procedure(ctx: Context, entry_id: str) -> list[Reply]:
     return next_step(ctx, "detail")
 
 
+def skip_dossier(ctx: Context) -> list[Reply]:
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    d.setdefault("dossier_code", "")
+    return next_step(ctx, "detail")
+
+
 async def on_dossier_text(ctx: Context) -> list[Reply]:
     code = find_dossier_code(ctx.text)
     if code is None:
@@ -145,18 +213,22 @@ def ask_commune(ctx: Context, text: str = T.ASK_COMMUNE) -> list[Reply]:
     return _ask(ctx, "commune", text, [[Button(T.BTN_SKIP, "complaint:commune:skip")]])
 
 
-def _home_province(ctx: Context) -> str:
+def home_province(ctx: Context) -> str:
     directory = ops(ctx).directory
     return ctx.settings.default_province or (directory.province if directory else "")
 
 
 async def on_commune_text(ctx: Context) -> list[Reply]:
     typed = clean_text(ctx.text, 80)
-    found = match_commune(typed, _home_province(ctx))
+    found = match_commune(typed, home_province(ctx))
     if not found:
         return ask_commune(ctx, T.COMMUNE_NOT_FOUND.format(text=typed))
     if len(found) == 1:
         return set_commune(ctx, found[0])
+    return pick_commune(ctx, found, typed)
+
+
+def pick_commune(ctx: Context, found: list[Commune], typed: str) -> list[Reply]:
     if len({c.province for c in found}) > 1 and len(found) > 5:
         return ask_commune(ctx, T.COMMUNE_TOO_MANY.format(text=typed))
     rows = [[Button(c.label[:60], f"complaint:commune:{c.code}")] for c in found[:5]]
@@ -164,10 +236,24 @@ async def on_commune_text(ctx: Context) -> list[Reply]:
     return _ask(ctx, "commune", T.PICK_COMMUNE, rows)
 
 
+def outside_province(ctx: Context, commune: Commune | None) -> str:
+    """The deployment's province if ``commune`` lies in another one (its complaints go elsewhere), else ""."""
+    home = home_province(ctx)
+    home = find_province(home) or home if home else ""
+    return home if commune is not None and home and commune.province != home else ""
+
+
 def set_commune(ctx: Context, commune: Commune | None) -> list[Reply]:
     d = draft(ctx)
     if d is None:
         return expired()
+    home = outside_province(ctx, commune)
+    if home and commune is not None:  # never routed to this province's agencies: say where it goes
+        d.pop("commune_code", None)
+        d.pop("place", None)
+        rows = [[Button(T.BTN_OTHER_COMMUNE, "complaint:commune:retype")]]
+        return _ask(ctx, "commune", T.OTHER_PROVINCE.format(place=commune.label, province=commune.province,
+                                                             home=home), rows)
     d["commune_code"] = commune.code if commune else ""
     d["place"] = commune.label if commune else ""
     return next_step(ctx, "commune")
@@ -262,6 +348,8 @@ def next_step(ctx: Context, done: str) -> list[Reply]:
     d = draft(ctx) or {}
     if d.get("editing"):
         return summary(ctx)
+    if d.get("quick"):
+        return next_missing(ctx)
     return ask_step(ctx, STEPS[STEPS.index(done) + 1])
 
 
@@ -292,15 +380,19 @@ def summary(ctx: Context) -> list[Reply]:
         return expired()
     d["editing"] = True
     d.setdefault("key", secrets.token_hex(8))  # idempotency key of this draft's filing (see on_send)
-    topic = T.TOPIC_SHORT.get(d.get("topic", "other"), "")
+    topic = topic_short(d.get("topic", "other"))
     proc = ctx.kb.procedure(d.get("procedure_id", "")) if d.get("procedure_id") else None
     if proc is not None:
         topic = f"{topic}: {proc.name}"
     if d.get("dossier_code"):
         topic = f"{topic}: {d['dossier_code']}"
     contact = T.SUM_CONTACT_YES.format(phone=d["phone"]) if d.get("contact_ok") else T.SUM_CONTACT_NO
-    lines = [T.SUMMARY, T.SUM_TOPIC.format(value=topic), T.SUM_PLACE.format(value=d.get("place") or T.SUM_PLACE_NONE),
-             T.SUM_PHOTO.format(value=T.YES if d.get("photo") else T.NO), T.SUM_CONTACT.format(value=contact)]
+    lines = [T.SUMMARY, T.SUM_TOPIC.format(value=topic), T.SUM_PLACE.format(value=d.get("place") or T.SUM_PLACE_NONE)]
+    if d.get("spot"):
+        lines.append(T.SUM_SPOT.format(value=d["spot"]))
+    if d.get("when"):
+        lines.append(T.SUM_WHEN.format(value=d["when"]))
+    lines += [T.SUM_PHOTO.format(value=T.YES if d.get("photo") else T.NO), T.SUM_CONTACT.format(value=contact)]
     directory = ops(ctx).directory
     if directory is not None:
         route = directory.route(d.get("topic", "other"), field=proc.field if proc else "",
@@ -310,6 +402,8 @@ def summary(ctx: Context) -> list[Reply]:
     rows = [[Button(T.BTN_SEND, "complaint:send")],
             [Button(T.BTN_EDIT_TEXT, "complaint:edit:description"), Button(T.BTN_EDIT_PLACE, "complaint:edit:commune")],
             [Button(T.BTN_EDIT_TOPIC, "complaint:edit:topic"), Button(T.BTN_EDIT_CONTACT, "complaint:edit:contact")]]
+    if not d.get("photo"):
+        rows.append([Button(T.BTN_ADD_PHOTO, "complaint:edit:photo")])
     return _ask(ctx, "summary", "\n".join(lines), rows)
 
 
@@ -323,6 +417,8 @@ async def on_edit(ctx: Context, what: str) -> list[Reply]:
         return ask_commune(ctx)
     if what == "contact":
         return ask_contact(ctx)
+    if what == "photo":
+        return ask_photo(ctx)
     return ask_description(ctx)
 
 
@@ -335,6 +431,8 @@ async def on_send(ctx: Context) -> list[Reply]:
     if d is None or not d.get("description") or ctx.session.state != "complaint:summary":
         again = await _sent_before(ctx)
         return again if again is not None else expired()
+    if outside_province(ctx, get_commune(d.get("commune_code", "")) if d.get("commune_code") else None):
+        return set_commune(ctx, get_commune(d["commune_code"]))  # never filed to this province's agencies
     limit = ctx.settings.complaints_per_day
     o = ops(ctx)
     # The draft's key makes filing idempotent: if the process died after the complaint was stored but
@@ -397,4 +495,7 @@ async def on_intake_text(ctx: Context, step: str) -> list[Reply] | None:
         return await on_photo_step(ctx)
     if step == "phone":
         return await on_phone_text(ctx)
+    if step == "topic" and ctx.incoming.kind == "text":
+        topic = read_complaint(ctx.text, province=home_province(ctx)).topic
+        return await on_topic(ctx, topic) if topic else None
     return None

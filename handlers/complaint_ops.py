@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from handlers.texts import complaint as T
+from knowledge.communes import get_commune
+from knowledge.complaint_reading import load_topics
 from storage.complaint_models import OPEN_STATUSES, Complaint, ComplaintEvent
 from storage.complaints import CARD_KEY, VN_TZ, ComplaintRepo, Message, submitted_key
 
@@ -136,7 +138,7 @@ class ComplaintOps:
 
     def card_text(self, c: Complaint, heading: str, extra: Iterable[str] = ()) -> str:
         kb = self.services.kb
-        lines = [heading.format(code=c.code), T.CARD_TOPIC.format(value=T.TOPIC_SHORT.get(c.topic, c.topic))]
+        lines = [heading.format(code=c.code), T.CARD_TOPIC.format(value=topic_short(c.topic))]
         proc = kb.get(c.procedure_id) if c.procedure_id else None
         if proc is not None:
             lines.append(T.CARD_PROCEDURE.format(name=proc.name, field=proc.field))
@@ -148,9 +150,45 @@ class ComplaintOps:
         lines.append(T.CARD_CONTACT_YES.format(phone=c.phone) if c.contact_ok and c.phone else T.CARD_CONTACT_NO)
         if c.photo_ref:
             lines.append(T.CARD_PHOTO.format(ref=c.photo_ref[-24:]))
-        lines.append(T.CARD_RULE.format(rule=c.route_rule))
+        why = self.route_reason(c.route_rule)
+        if why:
+            lines.append(T.CARD_WHY.format(why=why))
         lines += ["", T.CARD_TEXT, quoted(c.description), "", T.CARD_HOWTO]
         return "\n".join(lines)
+
+    def route_reason(self, rule: str) -> str:
+        """Why the complaint came to this agency, in words ("lĩnh vực Hộ tịch, địa bàn Phường Long Xuyên");
+        the stored rule ("field=Hộ tịch; commune=30307") is for the logs and the console."""
+        parts: list[str] = []
+        for part in (rule or "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == "procedure_id":
+                entry = self.services.kb.get(value)
+                parts.append(T.WHY_PROCEDURE.format(name=entry.name if entry is not None else value))
+            elif key == "field":
+                parts.append(T.WHY_FIELD.format(field=value))
+            elif key == "topic":
+                parts.append(T.WHY_GROUP.get(value) or T.WHY_TOPIC.format(topic=topic_short(value).lower()))
+            elif key == "commune":
+                commune = get_commune(value)
+                parts.append(T.WHY_COMMUNE.format(commune=commune.name if commune else value))
+            elif key == "default_desk":
+                parts.append(T.WHY_DESK)
+        return ", ".join(parts)
+
+    @staticmethod
+    def howto(channel: str, code: str) -> str:
+        """What staff do with a card: Telegram has buttons and replies; Zalo and the terminal have typing."""
+        return T.CARD_HOWTO if channel == "telegram" else T.CARD_HOWTO_TYPED.format(code=code)
+
+    @staticmethod
+    def card_buttons(cid: int) -> list[list[dict[str, str]]]:
+        """A card's actions, always in this order: on Zalo "1".."5" mean them (CARD_HOWTO_TYPED)."""
+        return [[{"label": T.BTN_RECEIVE, "action": f"agency:recv:{cid}"},
+                 {"label": T.BTN_ANSWER, "action": f"agency:answer:{cid}"}],
+                [{"label": T.BTN_TRANSFER, "action": f"agency:xfer:{cid}"},
+                 {"label": T.BTN_DONE, "action": f"agency:done:{cid}"}],
+                [{"label": T.BTN_ASK_MORE, "action": f"agency:ask:{cid}"}]]
 
     def cards(self, c: Complaint, heading: str, extra: Iterable[str] = ()) -> list[Message]:
         if self.directory is None or not c.agency_key:
@@ -159,11 +197,9 @@ class ComplaintOps:
         if not chats:
             log.warning("complaint %s: agency %s and the desk have no chat configured", c.id, c.agency_key)
         text = self.card_text(c, heading, list(extra))
-        buttons = [[{"label": T.BTN_RECEIVE, "action": f"agency:recv:{c.id}"},
-                    {"label": T.BTN_ANSWER, "action": f"agency:answer:{c.id}"}],
-                   [{"label": T.BTN_TRANSFER, "action": f"agency:xfer:{c.id}"},
-                    {"label": T.BTN_DONE, "action": f"agency:done:{c.id}"}]]
-        return [Message(channel, chat_id, text, CARD_KEY, buttons) for channel, chat_id in chats]
+        buttons = self.card_buttons(c.id)
+        return [Message(channel, chat_id, text.replace(T.CARD_HOWTO, self.howto(channel, c.code or "")), CARD_KEY,
+                        buttons) for channel, chat_id in chats]
 
     def staff_alert(self, c: Complaint, kind: str, text: str) -> list[Message]:
         if self.directory is None or not c.agency_key:
@@ -240,6 +276,12 @@ class ComplaintOps:
     async def reopen(self, cid: int, user_id: int, reason: str) -> Complaint | str:
         reason = clean_text(reason, REASON_MAX)
         now = self.services.now()
+        events = await self.repo.events(cid)
+        last = next((e for e in reversed(events) if e.kind in ("closed", "answered") and e.agency_key), None)
+        answer = next((e.note for e in reversed(events) if e.kind == "answered"), "")
+        rating = next((e.note for e in reversed(events) if e.kind == "rated"), "")
+        back_to = {"agency_key": last.agency_key} if last is not None and self.directory is not None \
+            and self.directory.get(last.agency_key) is not None else {}
 
         def check(c: Complaint) -> str | None:
             if c.user_id != user_id:
@@ -248,17 +290,50 @@ class ComplaintOps:
 
         def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
             # The citizen's reason is quoted like the description: no line of it can pass for a card line.
-            return self.cards(c, T.CARD_REOPENED, [T.CARD_REOPEN_REASON_QUOTED, quoted(reason)])
+            extra = [T.CARD_REOPEN_REASON_QUOTED, quoted(reason)]
+            if answer:
+                extra += [T.CARD_PREVIOUS_ANSWER, quoted(answer)]
+            if rating:
+                extra.append(T.CARD_PREVIOUS_RATING.format(n=rating))
+            return self.cards(c, T.CARD_REOPENED, extra)
 
         return await self.repo.change(
             cid, expect=("answered", "closed"), check=check, kind="reopened", actor="citizen", note=reason,
             values=dict(status="reopened", due_at=self.due(now), reminded_at=None, overdue_at=None,
-                        reopen_count=_plus_one()), render=render)
+                        reopen_count=_plus_one(), **back_to), render=render)
+
+    async def staff_reopen(self, cid: int, actor: str, reason: str, idem: str | None = None) -> Complaint | str:
+        """Staff open again a complaint closed or answered too soon; the citizen is told."""
+        reason = clean_text(reason, REASON_MAX)
+        now = self.services.now()
+
+        def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
+            return [self._citizen(c, "reopened", T.NOTE_STAFF_REOPENED.format(
+                agency=self.agency_name(c.agency_key), code=c.code, due=fmt_time(c.due_at)))]
+
+        return await self.repo.change(
+            cid, expect=("answered", "closed"), kind="reopened", actor=actor, note=reason, render=render, idem=idem,
+            values=dict(status="reopened", due_at=self.due(now), reminded_at=None, overdue_at=None))
 
     async def rate(self, cid: int, user_id: int, n: int, idem: str | None = None) -> Complaint | str:
+        """The citizen's rating, shown to the agency's chats."""
+        def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
+            return self.staff_alert(c, "rated", T.CARD_RATED.format(code=c.code, n=n, stars="★" * n + "☆" * (5 - n)))
+
         return await self.repo.change(
             cid, expect=("answered", "closed"), check=lambda c: "not_owner" if c.user_id != user_id else None,
-            kind="rated", actor="citizen", note=str(n), values=dict(rating=n), idem=idem)
+            kind="rated", actor="citizen", note=str(n), values=dict(rating=n), idem=idem, render=render)
+
+    async def comment(self, cid: int, user_id: int, text: str, idem: str | None = None) -> Complaint | str:
+        """The citizen's comment on how the complaint was handled (after rating), sent to the agency's chats."""
+        text = clean_text(text, REASON_MAX)
+
+        def render(c: Complaint, ev: ComplaintEvent) -> list[Message]:
+            return self.staff_alert(c, "commented", "\n".join([T.CARD_COMMENT.format(code=c.code), quoted(text)]))
+
+        return await self.repo.change(
+            cid, expect=("answered", "closed"), check=lambda c: "not_owner" if c.user_id != user_id else None,
+            kind="commented", actor="citizen", note=text, values={}, idem=idem, render=render)
 
     # --- staff actions -------------------------------------------------------------------
 
@@ -307,7 +382,7 @@ class ComplaintOps:
         return await self.repo.change(
             cid, expect=(*OPEN_STATUSES, "answered"), check=check, kind="transferred", actor=actor,
             note=f"{to_key}: {reason}", render=render, idem=idem,
-            values=dict(status="transferred", agency_key=to_key, route_rule=f"transferred_by={actor}"[:160],
+            values=dict(status="transferred", agency_key=to_key, route_rule="transferred",
                         due_at=self.due(now), reminded_at=None, overdue_at=None))
 
     async def ask_citizen(self, cid: int, actor: str, question: str, idem: str | None = None) -> Complaint | str:
@@ -358,6 +433,12 @@ class ComplaintOps:
                 reminded += await self.repo.flag(c.id, "reminded_at", "reminded",
                                                  lambda c, ev, t=text: self.staff_alert(c, "reminder", t))
         return reminded, overdue
+
+
+def topic_short(key: str) -> str:
+    """The topic as cards and summaries name it (knowledge/data/complaint_topics.yaml)."""
+    t = load_topics().get(key)
+    return t.short if t else key
 
 
 def _plus_one() -> Any:

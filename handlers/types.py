@@ -76,6 +76,9 @@ class Reply:
     # Photos/documents sent before the text (an album for several photos where the channel has them);
     # each keeps its own caption. Only the outbox sends these (storage payload "media").
     media: tuple[Attachment, ...] = ()
+    # Only for the person who acted: in a group chat the channel sends it to their private chat instead
+    # (a refusal to someone who is not staff is not posted in the agency's group).
+    private: bool = False
 
     @classmethod
     def make(cls, text: str, buttons: list[list[Button]] | None = None, title: str = "") -> "Reply":

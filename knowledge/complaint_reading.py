@@ -43,6 +43,7 @@ class Signals(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strong: list[str]
+    persist: list[str] = []
     not_strong: list[str] = []
     misconduct: list[str]
     problem: list[str]
@@ -67,6 +68,7 @@ class Topics:
     topics: tuple[Topic, ...]
     phrases: tuple[tuple[str, str], ...]  # (folded phrase, topic key), longest first
     strong: re.Pattern[str]
+    persist: re.Pattern[str]
     not_strong: re.Pattern[str]
     misconduct: re.Pattern[str]
     problem: re.Pattern[str]
@@ -115,7 +117,7 @@ def load_topics(path: Path | None = None) -> Topics:
             phrases.setdefault(fold(w), t.key)
     ordered = tuple(sorted(((p, k) for p, k in phrases.items() if p), key=lambda pk: len(pk[0]), reverse=True))
     s = data.signals
-    return Topics(tuple(data.topics), ordered, _pattern(s.strong), _pattern(s.not_strong), _pattern(s.misconduct),
+    return Topics(tuple(data.topics), ordered, _pattern(s.strong), _pattern(s.persist), _pattern(s.not_strong), _pattern(s.misconduct),
                   _pattern(s.problem),
                   _pattern(s.question))
 
@@ -185,14 +187,15 @@ def read_complaint(text: str, *, province: str = "", kb: "KnowledgeBase | None" 
     r.topic = pick_topic(text, scores, r.dossier_code, topics)
     unforced = topics.not_strong.sub(" ", folded)
     r.strong = bool(topics.strong.search(unforced))
-    r.question = "?" in text or bool(topics.question.search(folded))
-    problem = bool(topics.problem.search(folded))
+    r.question = "?" in text or bool(topics.question.search(folded)) or bool(_YES_NO.search(folded))
+    problem = bool(topics.problem.search(folded) or topics.persist.search(folded))
     group = topics.group_of(r.topic)
     if group == "local":
         r.complaint = r.strong or (problem and not r.question) or (not r.question and scores.get(r.topic, 0) >= 2.5)
     elif group == "service":
         conduct = r.topic == "official" and bool(topics.misconduct.search(folded))
-        r.complaint = r.strong or conduct or (problem and not r.question)
+        fault = r.topic in ("portal", "dossier") and problem and not r.question and scores.get(r.topic, 0) >= 2.5
+        r.complaint = r.strong or conduct or fault
     found = find_commune(text, province)
     if found:
         r.commune_text, r.communes = found
@@ -204,6 +207,9 @@ def read_complaint(text: str, *, province: str = "", kb: "KnowledgeBase | None" 
     r.spot = find_spot(text)
     r.when = find_when(text)
     return r
+
+
+_YES_NO = re.compile(r"(?<!\w)(?:co|duoc)(?!\w).*(?<!\w)(?:khong|ko|k|chua)(?: a| vay| ha| nhi)?\s*$")
 
 
 def _procedure(text: str, kb: "KnowledgeBase") -> str:

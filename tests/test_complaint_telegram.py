@@ -62,11 +62,14 @@ async def test_complaint_from_citizen_to_agency_group_and_back(telegram: Telegra
     assert card.text.startswith(f"📮 PHẢN ÁNH MỚI {code}") and card.parse_mode == "HTML"
     assert "&lt;b&gt;một cửa&lt;/b&gt;" in card.text and "<b>" not in card.text
     assert "┃ Hạn trả lời: 01/01/2020" in card.text
-    assert card.labels == ["Tiếp nhận", "Trả lời", "Chuyển đơn vị khác", "Đã xử lý"]
+    assert card.labels == ["Tiếp nhận", "Trả lời", "Chuyển đơn vị khác", "Đã xử lý", "Hỏi thêm người dân"]
+    assert "Định tuyến" not in card.text and "field=" not in card.text and "topic=" not in card.text
+    assert "Gửi tới đơn vị vì: chủ đề thái độ, hành vi cán bộ, địa bàn Phường Long Xuyên" in card.text
 
-    # someone in the group who is not registered staff is refused
+    # someone in the group who is not registered staff is refused, privately: nothing posted in the group
     refused = await telegram.press_in(AGENCY_CHAT, card.action("Tiếp nhận"), STRANGER)
-    assert "chưa được đăng ký" in joined(refused)
+    assert refused == []
+    assert "chưa được đăng ký" in fake.to(STRANGER)[-1].text
 
     # staff take it; the citizen is told
     before = len(fake.to(CITIZEN))
@@ -90,17 +93,16 @@ async def test_complaint_from_citizen_to_agency_group_and_back(telegram: Telegra
     repo = telegram.dispatcher.services.extras["complaint_ops"].repo
     c = await repo.by_code(code)
     assert (c.status, c.rating) == ("answered", 5)
-    assert len(fake.to(AGENCY_CHAT)) == 4  # card, refusal, taken, answered: nothing doubled
+    rating = (await fake.wait_for(AGENCY_CHAT, 4))[-1]  # the rating reaches the agency's group
+    assert f"Người dân chấm phản ánh {code}: 5/5" in rating.text
+    await asyncio.sleep(0.2)
+    assert len(fake.to(AGENCY_CHAT)) == 4  # card, taken, answered, rating: nothing doubled
     assert len(fake.to(-100100)) == 0
 
 
 async def test_restart_between_filing_and_delivery_loses_nothing(telegram: TelegramDriver) -> None:
-    await telegram.say("tôi muốn phản ánh cán bộ phường Long Xuyên gây khó khăn khi nộp hồ sơ")
-    await telegram.press("Thái độ")
-    await telegram.say("Long Xuyên")
-    await telegram.press("Dùng nội dung đã nhắn")
-    await telegram.press("Bỏ qua")
-    await telegram.press("Không, chỉ nhắn tin")
+    summary = joined(await telegram.say("tôi muốn phản ánh cán bộ phường Long Xuyên gây khó dễ, bắt đi lại nhiều lần"))
+    assert "Gửi tới: UBND phường Long Xuyên" in summary  # one message: read, nothing asked
     await telegram._jobs.__aexit__(None, None, None)  # the process stops delivering (about to die)
     telegram._jobs = None
     code = re.search(r"PAKN-\d{4}-\d{6}", joined(await telegram.press("Gửi phản ánh"))).group(0)

@@ -188,7 +188,7 @@ async def test_intake_from_menu_gives_code_and_queues_card(app: App) -> None:
     card = rows[0].payload
     assert card["text"].startswith(f"📮 PHẢN ÁNH MỚI {code}")
     assert [b["label"] for row in card["buttons"] for b in row] == ["Tiếp nhận", "Trả lời", "Chuyển đơn vị khác",
-                                                                    "Đã xử lý"]
+                                                                    "Đã xử lý", "Hỏi thêm người dân"]
     assert "không để lại số" in card["text"]
     # pressing "Gửi" again (a stale button) files nothing new and repeats the code
     again = await app.press(user, "complaint:send")
@@ -196,16 +196,13 @@ async def test_intake_from_menu_gives_code_and_queues_card(app: App) -> None:
     assert len(await app.store.outbox_rows()) == 1
 
 
-async def test_detected_from_text_offers_what_was_typed(app: App) -> None:
+async def test_detected_from_text_asks_nothing_it_says(app: App) -> None:
     out = await app.send("502", "Tôi muốn khiếu nại cán bộ phường Long Xuyên hách dịch, bắt tôi đi lại ba lần")
-    assert "về việc gì" in out
-    await app.press("502", "complaint:topic:official")
-    out = await app.send("502", "long xuyen")
-    assert "Dùng nội dung đã nhắn" in [b.label for r in app.last for b in r.all_buttons()]
-    await app.press("502", app.button("Dùng nội dung đã nhắn"))
-    await app.press("502", "complaint:photo:skip")
-    await app.press("502", "complaint:contact:no")
-    assert "hách dịch, bắt tôi đi lại ba lần" in "\n".join(r.text for r in app.last)
+    assert "xem lại phản ánh" in out  # the summary at once: topic, ward and text were in the message
+    assert "Chủ đề: Thái độ, hành vi cán bộ" in out and "Nơi xảy ra: Phường Long Xuyên, An Giang" in out
+    assert "hách dịch, bắt tôi đi lại ba lần" in out and "Gửi tới: UBND phường Long Xuyên" in out
+    labels = [b.label for r in app.last for b in r.all_buttons()]
+    assert "Gửi phản ánh" in labels and "Sửa nội dung" in labels and "Thêm ảnh" in labels
     out = await app.press("502", "complaint:send")
     assert CODE.search(out)
 
@@ -215,7 +212,9 @@ async def test_ambiguous_and_unknown_commune(app: App) -> None:
     await app.press("503", "complaint:topic:other")
     out = await app.send("503", "phường không tồn tại ở đâu cả")
     assert "chưa tìm thấy" in out
-    out = await app.send("503", "Tân An, Cần Thơ")  # another province typed explicitly
+    out = await app.send("503", "Tân An, Cần Thơ")  # another province typed explicitly: not routed here
+    assert "thuộc tỉnh Cần Thơ" in out and "dichvucong.gov.vn" in out
+    out = await app.send("503", "long xuyen")
     assert "kể ngắn gọn" in out
     await app.press("503", "complaint:cancel")
     assert not await app.store.outbox_rows()

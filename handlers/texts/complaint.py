@@ -12,21 +12,9 @@ BTN_MENU = "Về menu"
 BTN_CANCEL = "Huỷ"
 BTN_SKIP = "Bỏ qua"
 
+QUICK_INTRO = "Dạ, em ghi nhận phản ánh về {topic} ạ. Em sẽ chuyển tới cơ quan có trách nhiệm."
 ASK_TOPIC = "Dạ, phản ánh của anh/chị về việc gì ạ?"
-TOPIC_LABELS = {
-    "procedure": "Một thủ tục hành chính",
-    "dossier": "Hồ sơ đã nộp (có mã hồ sơ)",
-    "official": "Thái độ, hành vi của cán bộ",
-    "portal": "Cổng Dịch vụ công, ứng dụng",
-    "other": "Việc khác",
-}
-TOPIC_SHORT = {
-    "procedure": "Thủ tục hành chính",
-    "dossier": "Hồ sơ đã nộp",
-    "official": "Thái độ, hành vi cán bộ",
-    "portal": "Cổng Dịch vụ công",
-    "other": "Việc khác",
-}
+# The topics' labels are data: knowledge/data/complaint_topics.yaml ("label" and "short").
 
 ASK_PROCEDURE = "Dạ, anh/chị gõ tên thủ tục giúp em, ví dụ \"khai sinh\", \"đăng ký tạm trú\"."
 PICK_PROCEDURE = "Dạ, có phải thủ tục nào dưới đây không ạ?"
@@ -55,6 +43,13 @@ COMMUNE_TOO_MANY = (
     "Anh/chị gõ thêm tên tỉnh giúp em, ví dụ \"{text}, An Giang\"."
 )
 BTN_RETYPE = "Gõ lại tên khác"
+OTHER_PROVINCE = (
+    "Dạ, {place} thuộc tỉnh {province}, còn em chỉ chuyển được phản ánh tới các cơ quan của tỉnh {home} ạ.\n"
+    "Để gửi phản ánh tới {province}, anh/chị vào Cổng Dịch vụ công quốc gia dichvucong.gov.vn, "
+    "mục \"Phản ánh, kiến nghị\" (hoặc gọi tổng đài 18001096).\n"
+    "Nếu việc xảy ra ở tỉnh {home}, anh/chị gõ tên xã/phường giúp em."
+)
+BTN_OTHER_COMMUNE = "Gõ xã/phường khác"
 
 ASK_DESCRIPTION = (
     "Dạ, anh/chị kể ngắn gọn sự việc giúp em: chuyện gì xảy ra, khi nào, ở đâu, "
@@ -81,6 +76,8 @@ SUMMARY = "Dạ, anh/chị xem lại phản ánh trước khi gửi giúp em ạ
 SUM_TOPIC = "• Chủ đề: {value}"
 SUM_PLACE = "• Nơi xảy ra: {value}"
 SUM_PLACE_NONE = "chưa rõ xã/phường"
+SUM_SPOT = "• Chỗ cụ thể: {value}"
+SUM_WHEN = "• Thời gian: {value}"
 SUM_PHOTO = "• Ảnh kèm theo: {value}"
 SUM_CONTACT = "• Liên hệ: {value}"
 SUM_CONTACT_NO = "không để lại số điện thoại"
@@ -94,6 +91,7 @@ BTN_EDIT_TEXT = "Sửa nội dung"
 BTN_EDIT_PLACE = "Sửa xã/phường"
 BTN_EDIT_TOPIC = "Sửa chủ đề"
 BTN_EDIT_CONTACT = "Sửa liên hệ"
+BTN_ADD_PHOTO = "Thêm ảnh"
 CANCELLED = "Dạ, em đã huỷ phản ánh đang soạn ạ. Anh/chị cần gì thêm cứ nhắn em nhé."
 EXPIRED = "Dạ, phần soạn phản ánh này đã hết hoặc đã gửi rồi ạ. Anh/chị bắt đầu lại từ menu giúp em nhé."
 
@@ -147,6 +145,9 @@ ASK_RATING = "Anh/chị chấm điểm cách giải quyết giúp em (1 là rấ
 BTN_NOT_RESOLVED = "Chưa được giải quyết"
 RATED = "Dạ, em cảm ơn anh/chị đã đánh giá {n}/5 ạ. Ý kiến của anh/chị giúp cơ quan phục vụ tốt hơn."
 RATE_LOW_HINT = "Nếu việc vẫn chưa được giải quyết, anh/chị bấm \"Chưa được giải quyết\" để em mở lại phản ánh nhé."
+BTN_COMMENT = "Góp ý thêm cho cơ quan"
+ASK_COMMENT = "Dạ, anh/chị gõ ý kiến về cách giải quyết giúp em, em gửi nguyên văn tới cơ quan ạ."
+COMMENT_SENT = "Dạ, em đã gửi ý kiến của anh/chị tới {agency} ạ. Em cảm ơn anh/chị."
 RATE_NOT_YET = "Dạ, phản ánh này chưa có trả lời nên chưa chấm điểm được ạ."
 ASK_REOPEN_REASON = "Dạ, anh/chị cho em biết vì sao việc vẫn chưa được giải quyết, em gửi lại cho cơ quan ạ."
 REOPENED = "Dạ, em đã mở lại phản ánh {code} và gửi lại cho {agency} ạ. Hạn trả lời mới: {due}."
@@ -169,14 +170,32 @@ CARD_REOPEN_REASON = "Người dân cho biết chưa được giải quyết: {r
 CARD_CONTACT_YES = "Liên hệ: {phone} (người dân đồng ý cho liên hệ)"
 CARD_CONTACT_NO = "Liên hệ: người dân không để lại số; trả lời qua tin nhắn này."
 CARD_PHOTO = "Ảnh kèm theo: có (mã ảnh {ref})"
-CARD_RULE = "Định tuyến: {rule}"
+CARD_WHY = "Gửi tới đơn vị vì: {why}"
+WHY_PROCEDURE = "thủ tục {name}"
+WHY_FIELD = "lĩnh vực {field}"
+WHY_TOPIC = "chủ đề {topic}"
+WHY_GROUP = {"local": "việc ở địa phương (đường sá, chiếu sáng, môi trường, trật tự)",
+             "service": "việc về thủ tục, hồ sơ, cán bộ"}
+WHY_COMMUNE = "địa bàn {commune}"
+WHY_DESK = "bộ phận tiếp nhận chung của tỉnh"
 CARD_TEXT = "Nội dung người dân gửi (trích nguyên văn):"
 CARD_HOWTO = "Bấm \"Trả lời\" hoặc trả lời (reply) vào tin này để gửi câu trả lời tới người dân."
+CARD_HOWTO_TYPED = (
+    "Gõ số để chọn việc cho phản ánh này (1 Tiếp nhận, 2 Trả lời, 3 Chuyển, 4 Đã xử lý, 5 Hỏi thêm).\n"
+    "Với phản ánh khác, gõ số kèm mã, ví dụ \"2 {code}\", hoặc gõ việc kèm mã, ví dụ "
+    "\"trả lời {code} nội dung trả lời\". Gõ /lenh để xem các lệnh, /danhsach để xem phản ánh đang mở."
+)
+CARD_RATED = "⭐ Người dân chấm phản ánh {code}: {n}/5 {stars}"
+CARD_COMMENT = "💬 Ý kiến của người dân về cách giải quyết phản ánh {code}:"
+CARD_PREVIOUS_ANSWER = "Trả lời trước đó của cơ quan:"
+CARD_PREVIOUS_RATING = "Người dân đã chấm: {n}/5"
+NOTE_STAFF_REOPENED = "Dạ, {agency} đã mở lại phản ánh {code} của anh/chị để xem xét tiếp ạ. Hạn trả lời mới: {due}."
 
 BTN_RECEIVE = "Tiếp nhận"
 BTN_ANSWER = "Trả lời"
 BTN_TRANSFER = "Chuyển đơn vị khác"
 BTN_DONE = "Đã xử lý"
+BTN_ASK_MORE = "Hỏi thêm người dân"
 
 STAFF_REFUSED = (
     "Dạ, anh/chị chưa được đăng ký là cán bộ xử lý phản ánh của đơn vị này nên không thao tác được ạ. "
@@ -188,7 +207,27 @@ STAFF_ASK_ANSWER = "Dạ, anh/chị gõ nội dung trả lời phản ánh {code
 STAFF_ANSWER_SHORT = "Dạ, câu trả lời hơi ngắn ạ. Anh/chị gõ rõ hơn để người dân hiểu nhé."
 STAFF_ANSWERED = "Dạ, em đã gửi câu trả lời phản ánh {code} tới người dân."
 STAFF_CLOSED = "Dạ, em đã đánh dấu phản ánh {code} là đã xử lý và báo người dân."
-STAFF_PICK_AGENCY = "Dạ, chuyển phản ánh {code} tới đơn vị nào ạ?"
+STAFF_PICK_AGENCY = "Dạ, chuyển phản ánh {code} tới đơn vị nào ạ? (hoặc gõ \"chuyển {code} <mã đơn vị> <lý do>\")\n{keys}"
+STAFF_AGENCY_KEY = "• {key}: {name}"
+STAFF_ASK_QUESTION = "Dạ, anh/chị gõ điều cần hỏi thêm người dân về phản ánh {code}; em gửi nguyên văn tới người dân."
+STAFF_ASKED = "Dạ, em đã gửi câu hỏi về phản ánh {code} tới người dân. Khi người dân trả lời, em chuyển vào đây."
+STAFF_REOPENED = "Dạ, em đã mở lại phản ánh {code} và báo người dân."
+STAFF_CODE_UNKNOWN = "Dạ, em không tìm thấy phản ánh mã {code} ạ. Gõ /danhsach để xem các phản ánh đang mở."
+STAFF_COMMANDS = (
+    "Các việc cán bộ gõ kèm mã phản ánh (có hay không có dấu \"/\" đều được):\n"
+    "• tiếp nhận PAKN-2026-000123\n"
+    "• trả lời PAKN-2026-000123 nội dung trả lời\n"
+    "• hỏi thêm PAKN-2026-000123 điều cần hỏi người dân\n"
+    "• chuyển PAKN-2026-000123 <mã đơn vị> lý do\n"
+    "• xong PAKN-2026-000123 (đã xử lý)\n"
+    "• mở lại PAKN-2026-000123 lý do\n"
+    "• số kèm mã theo thứ tự trên thẻ, ví dụ \"2 PAKN-2026-000123\" là Trả lời\n"
+    "/danhsach: các phản ánh đang mở · /baocao: số liệu · /dangky MÃ-MỜI: đăng ký cán bộ"
+)
+LIST_TITLE = "📋 Phản ánh đang mở — {agency} ({n}), mới nhất trước:"
+LIST_LINE = "• {code} · {status} · hạn {due} · {topic} · {place}"
+LIST_MORE = "… và {n} phản ánh khác (xem trong /baocao)."
+LIST_HOWTO = "Gõ việc kèm mã, ví dụ \"trả lời PAKN-2026-000123 nội dung\". Gõ /lenh để xem các lệnh."
 STAFF_ASK_REASON = "Dạ, anh/chị gõ lý do chuyển phản ánh {code} tới {agency} (người dân sẽ thấy lý do này)."
 STAFF_TRANSFERRED = "Dạ, em đã chuyển phản ánh {code} tới {agency} và báo người dân."
 STAFF_NO_OTHER = "Dạ, chưa có đơn vị nào khác trong cấu hình để chuyển tới ạ."
