@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     helpers_file: Path | None = None
     admin_ids: str = ""  # comma-separated "channel:user_id" allowed to issue invite codes
     dossier_factor_digits: int = Field(default=4, ge=2, le=8)
+    # a one-time code sent to the chats subscribed to a dossier, asked after the right phone digits from anyone
+    # who never verified it (docs/dossiers.md)
+    dossier_one_time_code: bool = False
     dossier_api_keys_file: Path | None = None  # YAML: agency_key -> {name, api_key} (dossier push API)
     dossier_api_keys: str = ""  # or inline: "agency:key,agency2:key2"
     complaint_due_working_days: int = Field(default=10, ge=1, le=90)

@@ -27,11 +27,15 @@ from storage.dossiers import (
     CODE_STEP,
     CODE_WAITS,
     FINISHED,
+    OTP_DIGITS,
+    OTP_TRIES,
+    OTP_TTL,
     DossierStore,
     DossierView,
     EventView,
     Notice,
     normalize_dossier_code,
+    otp_matches,
     subscribed_key,
     vn_date,
 )
@@ -41,7 +45,9 @@ router = Router()
 
 STATE_CODE = "dossier:code"
 STATE_FACTOR = "dossier:factor"
+STATE_OTP = "dossier:otp"
 KEY_CODE = "dossier_code"
+KEY_OTP = "dossier_otp"  # {"kept": digest, "until": epoch seconds, "tries": n} of the code sent (never the code)
 LATE_JOB_INTERVAL = 900.0  # seconds between runs of the late-dossier job
 HISTORY_SHOWN = 3
 SUBSCRIBE_HOLD = 20.0  # seconds the outbox waits before delivering a confirmation the channel did not send
@@ -100,6 +106,7 @@ def ask_factor(ctx: Context, code: str, prefix: str = "") -> list[Reply]:
 def _done(ctx: Context) -> None:
     ctx.session.state = ""
     ctx.session.data.pop(KEY_CODE, None)
+    ctx.session.data.pop(KEY_OTP, None)
 
 
 @router.intent("status")
@@ -116,6 +123,8 @@ async def way_back(ctx: Context) -> Reply | None:
     code = ctx.session.data.get(KEY_CODE)
     if ctx.session.state == STATE_FACTOR and code:
         text = T.DETOUR_FACTOR.format(n=ctx.settings.dossier_factor_digits, code=code)
+    elif ctx.session.state == STATE_OTP and code:
+        text = T.DETOUR_OTP.format(n=OTP_DIGITS, code=code)
     elif ctx.session.state == STATE_CODE:
         text = T.DETOUR_CODE
     else:
@@ -130,6 +139,13 @@ async def on_text(ctx: Context) -> list[Reply] | None:
     text = ctx.text
     code = normalize_dossier_code(text)
     has_digits = any(ch.isdigit() for ch in text)
+    if ctx.session.state == STATE_OTP and ctx.session.data.get(KEY_CODE):
+        current = ctx.session.data[KEY_CODE]
+        if code and code != current:
+            return ask_factor(ctx, code)
+        if not has_digits:
+            return None  # a question: answered, with the way back (see way_back)
+        return await check_one_time_code(ctx, current, "".join(ch for ch in text if ch.isdigit()))
     if ctx.session.state == STATE_FACTOR and ctx.session.data.get(KEY_CODE):
         current = ctx.session.data[KEY_CODE]
         if code and code != current:
@@ -171,6 +187,10 @@ async def check_factor(ctx: Context, code: str, typed: str) -> list[Reply]:
         return [Reply.make(T.THROTTLED_CODE.format(code=code, minutes=math.ceil(wait / 60)), [_menu_row()])]
     found = await dossiers.get(code)
     ok = found is not None and found.phone_matches(digits)
+    if ok and ctx.settings.dossier_one_time_code and not await dossiers.verified(user, code):
+        chats = await dossiers.subscriber_chats(code, other_than=user)
+        if chats:  # someone follows this dossier from another account: that chat must confirm
+            return await send_one_time_code(ctx, dossiers, code, chats)
     await dossiers.record_attempt(user, code, ok)
     if not ok or found is None:
         text = T.NOT_FOUND.format(code=code, n=n)
@@ -182,6 +202,54 @@ async def check_factor(ctx: Context, code: str, typed: str) -> list[Reply]:
         return [Reply.make(text, [[Button(T.BTN_RETRY, "dossier:start")], _menu_row()])]
     _done(ctx)
     return [await card(ctx, found)]
+
+
+async def send_one_time_code(ctx: Context, dossiers: DossierStore, code: str,
+                             chats: list[tuple[str, str]]) -> list[Reply]:
+    """Send a one-time code through the outbox to the chats subscribed to ``code``; ask for it here."""
+    minutes = int(OTP_TTL.total_seconds() // 60)
+    issued = await dossiers.issue_one_time_code(
+        code, action_key(ctx, "otp", code), chats,
+        lambda otp: Notice(T.OTP_MESSAGE.format(code=code, otp=otp, minutes=minutes)))
+    if issued is None:
+        _done(ctx)
+        return [Reply.make(T.OTP_TOO_MANY.format(code=code), [_menu_row()])]
+    kept, until = issued
+    ctx.session.state = STATE_OTP
+    ctx.session.data[KEY_CODE] = code
+    ctx.session.data[KEY_OTP] = {"kept": kept, "until": until.timestamp(), "tries": 0}
+    return [Reply.make(T.OTP_SENT.format(code=code, n=OTP_DIGITS, minutes=minutes),
+                       [[Button(T.BTN_STOP_LOOKUP, "dossier:stop"), *_menu_row()]])]
+
+
+async def check_one_time_code(ctx: Context, code: str, typed: str) -> list[Reply]:
+    """The code sent to the subscribed chat: right, it opens the dossier (and verifies this user); wrong,
+    it counts as a wrong try on the dossier (throttles, locks and agency alerts as for phone digits)."""
+    held = ctx.session.data.get(KEY_OTP)
+    if not isinstance(held, dict) or not held.get("kept"):
+        return ask_factor(ctx, code)
+    if ctx.now().timestamp() > float(held.get("until") or 0):
+        ctx.session.data.pop(KEY_OTP, None)
+        return ask_factor(ctx, code, prefix=T.OTP_EXPIRED)
+    if len(typed) != OTP_DIGITS:
+        return [Reply.make(T.OTP_FORMAT.format(n=OTP_DIGITS), [[Button(T.BTN_STOP_LOOKUP, "dossier:stop"),
+                                                                *_menu_row()]])]
+    dossiers = repo(ctx)
+    user = ctx.session.user_id
+    found = await dossiers.get(code)
+    ok = found is not None and otp_matches(str(held["kept"]), typed)
+    await dossiers.record_attempt(user, code, ok)
+    if ok and found is not None:
+        _done(ctx)
+        return [await card(ctx, found)]
+    if found is not None:
+        await _alert_on_guessing(ctx, dossiers, found)
+    held["tries"] = int(held.get("tries") or 0) + 1
+    if held["tries"] >= OTP_TRIES:
+        _done(ctx)
+        return [Reply.make(T.OTP_USED_UP, [[Button(T.BTN_RETRY, "dossier:start")], _menu_row()])]
+    return [Reply.make(T.OTP_WRONG.format(left=OTP_TRIES - held["tries"]),
+                       [[Button(T.BTN_STOP_LOOKUP, "dossier:stop"), *_menu_row()]])]
 
 
 async def _alert_on_guessing(ctx: Context, dossiers: DossierStore, d: DossierView) -> None:

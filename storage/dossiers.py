@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import inspect
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,13 @@ ATTEMPT_WINDOW = dt.timedelta(hours=24)
 CODE_STEP = 10
 CODE_WAITS = (900, 3600, 86400)
 ATTEMPT_KEEP = dt.timedelta(days=7)
+# One-time codes (DOSSIER_ONE_TIME_CODE): sent to the chats subscribed to a dossier when someone who never
+# verified it gives the right phone digits; valid OTP_TTL, OTP_TRIES tries each, at most OTP_PER_HOUR
+# codes a dossier an hour whoever asks (the subscriber is not flooded with codes).
+OTP_DIGITS = 6
+OTP_TTL = dt.timedelta(minutes=10)
+OTP_TRIES = 3
+OTP_PER_HOUR = 3
 
 _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−_"})
 _LOOSE = re.compile(r"(?<![A-Z0-9.])([A-Z0-9]{1,13}(?:\.[A-Z0-9]{1,13}){0,5})-(\d{6})-(\d{4,6})(?![0-9])")
@@ -265,6 +273,18 @@ def _default_renderers() -> tuple[NoticeRenderer, LateRenderer, AgencyRenderer]:
 
 def _hash(*parts: object) -> str:
     return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def otp_digest(salt: str, otp: str) -> str:
+    """What is kept of a one-time code (never the code itself): ``salt:sha256(salt:code)`` (49 characters)."""
+    return f"{salt}:" + hashlib.sha256(f"{salt}:{otp}".encode()).hexdigest()[:40]
+
+
+def otp_matches(kept: str, typed: str) -> bool:
+    import hmac
+
+    salt, _, _ = kept.partition(":")
+    return bool(salt) and hmac.compare_digest(otp_digest(salt, typed), kept)
 
 
 def _alert_marker(stage: str, due_at: dt.datetime) -> str:
@@ -566,6 +586,42 @@ class DossierStore:
                 sent += await self._enqueue(db, dedup_key=f"dossier-guess:{code}:{day}:{tier}:{_hash(channel, chat_id)}",
                                             channel=channel, chat_id=chat_id, notice=notice)
         return sent
+
+    async def subscriber_chats(self, code: str, other_than: int) -> list[tuple[str, str]]:
+        """The chats subscribed to ``code`` by users other than ``other_than`` (channel, chat id), once each."""
+        S = DossierSubscription
+        q = (select(S.channel, S.chat_id).join(Dossier, Dossier.id == S.dossier_id)
+             .where(Dossier.code == code, S.user_id != other_than).order_by(S.id))
+        async with self.store.sessions() as db:
+            rows = (await db.execute(q)).all()
+        return list(dict.fromkeys((str(ch), str(chat)) for ch, chat in rows))
+
+    async def issue_one_time_code(self, code: str, idem: str, chats: list[tuple[str, str]],
+                                  render: Callable[[str], Notice]) -> tuple[str, dt.datetime] | None:
+        """Make a one-time code for ``code`` and queue ``render(otp)`` to ``chats``, in one transaction.
+
+        ``idem`` (an action key of the asking session step, starting ``otp:``) is stored with the code's
+        digest: a repeat of the same step (the turn died after this committed) gets the same digest and
+        queues nothing more. Returns (digest, expiry), or None when OTP_PER_HOUR codes were already
+        issued for this dossier within the hour.
+        """
+        now = self.now()
+        async with self.store.sessions.begin() as db:
+            done = await db.get(ActionKey, idem[:160])
+            if done is not None:
+                return done.ref, done.created_at + OTP_TTL
+            recent = (await db.execute(select(func.count()).select_from(ActionKey).where(
+                ActionKey.key.like(f"otp:%:{code}:v%"), ActionKey.created_at > now - dt.timedelta(hours=1)))).scalar()
+            if (recent or 0) >= OTP_PER_HOUR:
+                return None
+            otp = "".join(secrets.choice("0123456789") for _ in range(OTP_DIGITS))
+            kept = otp_digest(secrets.token_hex(4), otp)
+            db.add(ActionKey(key=idem[:160], ref=kept, created_at=now))
+            notice = render(otp)
+            for channel, chat_id in chats:
+                self.store.enqueue(db, dedup_key=f"dossier-otp:{_hash(idem)}:{_hash(channel, chat_id)}",
+                                   channel=channel, chat_id=chat_id, text=notice.text, buttons=notice.buttons)
+        return kept, now + OTP_TTL
 
     async def verified(self, user_id: int, code: str) -> bool:
         """True if this user once gave the right phone digits for this code."""

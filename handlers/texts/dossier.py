@@ -80,6 +80,31 @@ GUESSING_AGENCY = (
     "Nếu người nộp hồ sơ báo không tra cứu được, đề nghị cơ quan hướng dẫn trực tiếp ạ."
 )
 
+# One-time code (DOSSIER_ONE_TIME_CODE): to whoever asks, then to the chat subscribed to the dossier
+OTP_SENT = (
+    "Dạ, số điện thoại đã khớp. Hồ sơ {code} đang được theo dõi trên một tài khoản Zalo/Telegram khác, "
+    "nên em vừa gửi một mã xác nhận {n} số tới tài khoản đó ạ.\n"
+    "Anh/chị mở tin nhắn của em ở tài khoản đó và gõ mã vào đây giúp em (mã dùng được {minutes} phút)."
+)
+OTP_MESSAGE = (
+    "🔐 Mã xác nhận xem hồ sơ {code}: {otp}\n"
+    "Có người vừa tra cứu hồ sơ này và nhập đúng số điện thoại. Nếu là anh/chị, anh/chị gõ mã này ở nơi "
+    "đang tra cứu (dùng được {minutes} phút).\n"
+    "Nếu không phải anh/chị, anh/chị đừng đưa mã này cho ai và bỏ qua tin nhắn này ạ."
+)
+OTP_FORMAT = "Dạ, anh/chị gõ đúng {n} chữ số của mã xác nhận em vừa gửi giúp em nhé."
+OTP_WRONG = "Dạ, mã xác nhận chưa đúng ạ. Anh/chị xem lại tin nhắn và gõ lại giúp em (còn {left} lần thử)."
+OTP_USED_UP = (
+    "Dạ, mã xác nhận đã nhập sai nhiều lần nên em đã huỷ mã này ạ.\n"
+    "Anh/chị có thể tra cứu lại từ đầu để nhận mã mới."
+)
+OTP_EXPIRED = "Dạ, mã xác nhận đã hết hạn ạ. Anh/chị gõ lại số điện thoại để em gửi mã mới nhé."
+OTP_TOO_MANY = (
+    "Dạ, em đã gửi nhiều mã xác nhận cho hồ sơ {code} trong một giờ qua. Để bảo vệ người nộp hồ sơ, "
+    "anh/chị vui lòng thử lại sau ạ."
+)
+DETOUR_OTP = "↩️ Để xem hồ sơ {code}, anh/chị gõ mã xác nhận {n} số em đã gửi tới tài khoản đang theo dõi hồ sơ ạ."
+
 # The dossier card
 CARD_TITLE = "Hồ sơ {code}"
 CARD_PROCEDURE = "📄 Thủ tục: {value}"
