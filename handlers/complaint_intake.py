@@ -16,11 +16,13 @@ import re
 import secrets
 from dataclasses import replace
 
+from handlers import complaint_media as media
 from handlers.complaint_ops import DESCRIPTION_MAX, ComplaintOps, clean_text
 from handlers.context import Context
 from handlers.texts import complaint as T
+from handlers.texts import media as TM
 from handlers.types import Button, Reply
-from knowledge.communes import Commune, find_province, get_commune, match_commune
+from knowledge.communes import Commune, commune_in_address, find_province, get_commune, match_commune
 from knowledge.complaint_reading import load_topics, read_complaint
 from knowledge.intent import find_dossier_code
 from knowledge.normalize import fold
@@ -221,6 +223,10 @@ def home_province(ctx: Context) -> str:
 async def on_commune_text(ctx: Context) -> list[Reply]:
     typed = clean_text(ctx.text, 80)
     found = match_commune(typed, home_province(ctx))
+    if not found and (found := commune_in_address(clean_text(ctx.text, 200), home_province(ctx))):
+        d = draft(ctx)
+        if d is not None:  # an address: its commune is routed, the address goes on the card as typed
+            d[media.ADDRESS] = clean_text(ctx.text, 200)
     if not found:
         return ask_commune(ctx, T.COMMUNE_NOT_FOUND.format(text=typed))
     if len(found) == 1:
@@ -293,17 +299,45 @@ def set_description(ctx: Context, text: str) -> list[Reply]:
 
 
 def ask_photo(ctx: Context, text: str = T.ASK_PHOTO) -> list[Reply]:
+    have = media.summary_line(draft(ctx))
+    if have:  # photos came already (with the description, or before): more, or go on
+        return _ask(ctx, "photo", TM.ASK_MORE.format(what=have), [media.done_button()])
     return _ask(ctx, "photo", text, [[Button(T.BTN_SKIP, "complaint:photo:skip")]])
 
 
 async def on_photo_step(ctx: Context) -> list[Reply]:
-    if ctx.incoming.kind != "photo":
-        return ask_photo(ctx, T.PHOTO_EXPECTED)
+    """Photos (several, an album, with captions) or documents until "Xong"; the step stays here meanwhile."""
     d = draft(ctx)
     if d is None:
         return expired()
-    d["photo"] = ctx.incoming.photo_url[:256]
-    return [Reply.make(T.PHOTO_OK)] + next_step(ctx, "photo")
+    if ctx.incoming.kind not in ("photo", "document"):
+        return ask_photo(ctx, T.PHOTO_EXPECTED)
+    kept, first = media.add_file(ctx, d)
+    if not first:
+        return []  # the rest of an album: acknowledged with its first photo
+    return _ask(ctx, "photo", media.note_received(d, kept), [media.done_button()])
+
+
+async def on_attachment(ctx: Context, step: str) -> list[Reply]:
+    """A photo, document or location pin at a step that asks for something else: kept, and the step asked again
+    (a pin at the commune step offers the communes it may lie in; a photo's caption can be the description)."""
+    d = draft(ctx)
+    if d is None:
+        return expired()
+    if ctx.incoming.kind == "location" and ctx.incoming.location is not None:
+        near = media.set_pin(d, *ctx.incoming.location)
+        if step == "commune":
+            text, rows = media.pin_choices(near)
+            return _ask(ctx, "commune", text, rows + [[Button(T.BTN_RETYPE, "complaint:commune:retype"),
+                                                       Button(T.BTN_SKIP, "complaint:commune:skip")]])
+        return [Reply.make(TM.PIN_KEPT)] + ask_step(ctx, step)
+    kept, first = media.add_file(ctx, d)
+    if not first:
+        return []
+    caption = ctx.incoming.text
+    if step == "description" and len(caption.split()) >= MIN_DESCRIPTION_WORDS:
+        return [Reply.make(TM.KEPT_AT_OTHER_STEP)] + set_description(ctx, caption)
+    return [Reply.make(TM.KEPT_AT_OTHER_STEP if kept else media.note_received(d, kept))] + ask_step(ctx, step)
 
 
 def ask_contact(ctx: Context) -> list[Reply]:
@@ -392,7 +426,12 @@ def summary(ctx: Context) -> list[Reply]:
         lines.append(T.SUM_SPOT.format(value=d["spot"]))
     if d.get("when"):
         lines.append(T.SUM_WHEN.format(value=d["when"]))
-    lines += [T.SUM_PHOTO.format(value=T.YES if d.get("photo") else T.NO), T.SUM_CONTACT.format(value=contact)]
+    if d.get(media.ADDRESS):
+        lines.append(TM.SUM_ADDRESS.format(value=d[media.ADDRESS]))
+    if media.geo_text(d.get(media.GEO)):
+        lines.append(TM.SUM_PIN.format(value=media.geo_text(d.get(media.GEO))))
+    lines += [T.SUM_PHOTO.format(value=media.summary_line(d) or (T.YES if d.get("photo") else T.NO)),
+              T.SUM_CONTACT.format(value=contact)]
     directory = ops(ctx).directory
     if directory is not None:
         route = directory.route(d.get("topic", "other"), field=proc.field if proc else "",
@@ -481,7 +520,10 @@ def expired() -> list[Reply]:
 
 
 async def on_intake_text(ctx: Context, step: str) -> list[Reply] | None:
-    """Typed text (or a photo) during the intake; None if the step takes no text."""
+    """Typed text (or a photo, document or pin) during the intake; None if the step takes no text."""
+    kind = ctx.incoming.kind
+    if kind in ("photo", "document", "location") and step in INTAKE_STATES and (step != "photo" or kind == "location"):
+        return await on_attachment(ctx, step)
     if step == "procedure":
         return await on_procedure_text(ctx)
     if step == "dossier":

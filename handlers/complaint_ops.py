@@ -10,9 +10,11 @@ import datetime as dt
 import logging
 import re
 import unicodedata
+from types import SimpleNamespace
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from handlers import complaint_media
 from handlers.texts import complaint as T
 from knowledge.communes import get_commune
 from knowledge.complaint_reading import load_topics
@@ -148,8 +150,7 @@ class ComplaintOps:
         lines.append(T.CARD_DUE.format(value=fmt_time(c.due_at)))
         lines.extend(extra)
         lines.append(T.CARD_CONTACT_YES.format(phone=c.phone) if c.contact_ok and c.phone else T.CARD_CONTACT_NO)
-        if c.photo_ref:
-            lines.append(T.CARD_PHOTO.format(ref=c.photo_ref[-24:]))
+        lines.extend(complaint_media.card_lines(_media_rows(c)))
         why = self.route_reason(c.route_rule)
         if why:
             lines.append(T.CARD_WHY.format(why=why))
@@ -198,8 +199,10 @@ class ComplaintOps:
             log.warning("complaint %s: agency %s and the desk have no chat configured", c.id, c.agency_key)
         text = self.card_text(c, heading, list(extra))
         buttons = self.card_buttons(c.id)
+        # the photos themselves go right with the card (before it, in the same outbox row: exactly once)
+        media = complaint_media.card_media(_media_rows(c), c.code or "")
         return [Message(channel, chat_id, text.replace(T.CARD_HOWTO, self.howto(channel, c.code or "")), CARD_KEY,
-                        buttons) for channel, chat_id in chats]
+                        buttons, media=media) for channel, chat_id in chats]
 
     def staff_alert(self, c: Complaint, kind: str, text: str) -> list[Message]:
         if self.directory is None or not c.agency_key:
@@ -252,7 +255,7 @@ class ComplaintOps:
             user_id=user_id, channel=channel, chat_id=chat_id, topic=topic, procedure_id=procedure_id,
             field=field, dossier_code=draft.get("dossier_code", ""), commune_code=commune_code,
             place=draft.get("place", ""), description=clean_text(draft.get("description", ""), DESCRIPTION_MAX),
-            photo_ref=draft.get("photo", "")[:256], contact_ok=contact_ok,
+            photo_ref=draft.get("photo", "")[:256], media=complaint_media.media_values(draft), contact_ok=contact_ok,
             phone=draft.get("phone", "") if contact_ok else "", agency_key=agency_key, route_rule=rule[:160],
             due_at=self.due(now), idem_key=self.idem_key(user_id, draft["key"]) if draft.get("key") else None)
         transfer_by = due_after(now, TRANSFER_WORKING_DAYS, self.holidays)
@@ -433,6 +436,18 @@ class ComplaintOps:
                 reminded += await self.repo.flag(c.id, "reminded_at", "reminded",
                                                  lambda c, ev, t=text: self.staff_alert(c, "reminder", t))
         return reminded, overdue
+
+
+def _media_rows(c: Complaint) -> list[Any]:
+    """The complaint's photos, documents and place (loaded with it by the repository for rendering); a
+    complaint filed before they were kept has only ``photo_ref``: a Telegram file id, or a URL."""
+    rows = getattr(c, "media_rows", None)
+    if rows is not None:
+        return list(rows)
+    if not c.photo_ref:
+        return []
+    ref, source = (c.photo_ref[8:], "telegram") if c.photo_ref.startswith("tg-file:") else (c.photo_ref, "url")
+    return [SimpleNamespace(kind="photo", ref=ref, source=source, caption="", name="", latitude=None)]
 
 
 def topic_short(key: str) -> str:

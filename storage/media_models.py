@@ -23,7 +23,7 @@ class ComplaintMedia(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the order the citizen sent them
-    kind: Mapped[str] = mapped_column(String(12))  # photo | document | location
+    kind: Mapped[str] = mapped_column(String(12))  # photo | document | location | address (as typed)
     ref: Mapped[str] = mapped_column(Text, default="")  # Telegram file_id or the full URL
     source: Mapped[str] = mapped_column(String(12), default="")  # telegram | url ("" for a location)
     caption: Mapped[str] = mapped_column(Text, default="")

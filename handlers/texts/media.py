@@ -18,3 +18,29 @@ DOCUMENT_FROM_STAFF = "📎 {name}"
 # The terminal cannot show a photo: it prints this line instead.
 TERMINAL_PHOTO = "[Ảnh {n}: {ref}]"
 TERMINAL_DOCUMENT = "[Tệp {n}: {ref}]"
+
+# --- complaints: photos and place ----------------------------------------------------------------
+BTN_DONE = "Xong, tiếp tục"
+RECEIVED = "Dạ, em đã nhận {what} ạ.\nAnh/chị gửi thêm nếu có, gửi xong thì bấm \"Xong, tiếp tục\"."
+TOO_MANY = "Dạ, mỗi phản ánh kèm được tối đa {n} ảnh ạ. Ảnh này em chưa thêm được."
+ASK_MORE = "Dạ, em đã có {what} kèm theo. Anh/chị gửi thêm, hoặc bấm \"Xong, tiếp tục\" ạ."
+KEPT_AT_OTHER_STEP = "Dạ, em đã nhận ảnh, sẽ gửi kèm phản ánh ạ."
+N_PHOTOS = "{n} ảnh"
+N_DOCS = "{n} tệp"
+PIN_PICK = ("Dạ, em đã ghi vị trí anh/chị gửi. Theo bản đồ hành chính, chỗ này có lẽ thuộc {commune}.\n"
+            "Anh/chị chọn đúng xã/phường giúp em ạ:")
+PIN_NO_COMMUNE = ("Dạ, em đã ghi vị trí anh/chị gửi nhưng chưa xác định được xã/phường ạ. "
+                  "Anh/chị gõ tên xã/phường giúp em nhé.")
+PIN_KEPT = "Dạ, em đã ghi vị trí anh/chị gửi, sẽ gửi kèm phản ánh ạ."
+NEAR = "(gần {commune}, ước tính theo tọa độ)"
+NEAR_NONE = "(chưa xác định được xã/phường)"
+SUM_PIN = "• Vị trí ghim: {value}"
+SUM_ADDRESS = "• Địa chỉ: {value}"
+CARD_PIN = "Vị trí người dân ghim: {lat:.6f}, {lon:.6f} {where}"
+CARD_ADDRESS = "Địa chỉ người dân ghi: {value}"
+CARD_FILES = "Ảnh/tệp kèm theo: {what}, gửi ngay trên thẻ này."
+
+# --- live chat with a person: files both ways --------------------------------------------------
+RELAYED_NOTHING = "Dạ, tệp này em chưa chuyển được cho người hỗ trợ ạ. Anh/chị gửi ảnh hoặc gõ chữ giúp em nhé."
+DOCUMENT_NOT_ON_ZALO = ("Dạ, người dân đang nhắn qua Zalo, Zalo chỉ nhận ảnh nên tệp này em chưa chuyển được. "
+                        "Anh/chị chụp ảnh hoặc gõ nội dung giúp em ạ.")
