@@ -125,7 +125,7 @@ async def console_server(tmp_path: Path, database_url: str, fake: FakeTelegram) 
     agencies, helpers = write_config(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = load_settings(database_url=database_url, telegram_bot_token=TOKEN, telegram_base_url=fake.base_url,
+    settings = load_settings(database_url=database_url, telegram_bot_token=TOKEN, zalo_bot_token="", telegram_base_url=fake.base_url,
                              telegram_webhook_secret=SECRET, agencies_file=agencies, helpers_file=helpers,
                              admin_ids=f"telegram:{OPERATOR}", public_url=base, default_province="An Giang",
                              rate_limit_per_minute=600)
@@ -160,3 +160,45 @@ async def file_complaint(srv: ConsoleServer, description: str) -> str:
     found = re.search(r"PAKN-\d{4}-\d{6}", done)
     assert found, done
     return found.group(0)
+
+
+async def seed_history(srv: ConsoleServer, n: int = 160, seed: int = 17) -> None:
+    """``n`` earlier complaints over the last 11 weeks (statuses, answers, ratings), written directly,
+    so that the figures have something to show (and to check against the database)."""
+    import datetime as dt
+    import random
+
+    from sqlalchemy import insert
+
+    from knowledge.communes import find_in_province
+    from storage.complaint_models import Complaint, ComplaintEvent
+
+    rnd = random.Random(seed)
+    services = srv.services
+    user = await services.store.load("telegram", str(CITIZEN), str(CITIZEN), "Dân")
+    communes = [find_in_province(name, "An Giang") for name in
+                ("Phường Long Xuyên", "Phường Châu Đốc", "Phường Tân Châu", "Phường Bình Đức", "Phường Mỹ Thới")]
+    now = services.now()
+    async with services.store.sessions.begin() as db:
+        for _ in range(n):
+            created = now - dt.timedelta(minutes=rnd.randint(60, 11 * 7 * 1440))  # within the 12 weeks shown
+            status = rnd.choices(["new", "received", "answered", "closed"], [10, 15, 50, 25])[0]
+            commune = rnd.choice(communes)
+            c = Complaint(user_id=user.user_id, channel="telegram", chat_id=str(CITIZEN),
+                          topic=rnd.choice(["procedure", "dossier", "official", "portal", "other"]),
+                          commune_code=commune.code, place=f"{commune.name}, An Giang",
+                          description="Phản ánh trước đây", agency_key=rnd.choice(["lx", "tp", "desk"]),
+                          route_rule="seed", status=status, due_at=created + dt.timedelta(days=14),
+                          rating=rnd.randint(1, 5) if status in ("answered", "closed") and rnd.random() < 0.6
+                          else None, created_at=created, updated_at=created, version=1)
+            db.add(c)
+            await db.flush()
+            c.code = f"PAKN-{created.year}-{c.id:06d}"
+            events = [("created", created)]
+            if status != "new":
+                events.append(("received", created + dt.timedelta(hours=rnd.randint(1, 30))))
+            if status in ("answered", "closed"):
+                events.append((status, created + dt.timedelta(hours=rnd.randint(30, 24 * 20))))
+            await db.execute(insert(ComplaintEvent), [
+                dict(complaint_id=c.id, kind=k, actor="telegram:1" if k != "created" else "citizen",
+                     agency_key=c.agency_key, note="", created_at=min(at, now)) for k, at in events])

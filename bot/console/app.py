@@ -12,6 +12,7 @@ the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hmac
@@ -32,10 +33,10 @@ from starlette.staticfiles import StaticFiles
 from bot.console import charts
 from handlers.console import StaffIdentity, staff_identity
 from handlers.texts import console as T
+from handlers.texts import dossier as TD
 from storage.complaint_models import OPEN_STATUSES, STATUSES
 from storage.console import SESSION_TTL, ConsoleRepo
 from storage.console_queries import PAGE, ComplaintFilter, ConsoleQueries, vn_day_start
-from storage.dossiers import DossierStore
 from storage.handoff_models import TICKET_STATUSES
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the sign-in link never leaks through a Referer header
+    "Referrer-Policy": "same-origin",  # the sign-in link never leaks to another site through a Referer header
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
@@ -72,7 +73,9 @@ def vn_time(when: dt.datetime | None, with_time: bool = True) -> str:
 
 
 _env.filters["vn"] = vn_time
+_env.filters["day"] = lambda iso: f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if len(iso) == 10 else iso
 _env.globals["T"] = T
+_env.globals["DOSSIER_STATUS"] = TD.STATUS_LABEL
 
 
 class Console:
@@ -104,6 +107,26 @@ class Console:
         if self.directory is None:
             return []
         return [(a.key, a.name) for a in self.directory.config.agencies if who.may_see_complaint(a.key)]
+
+    async def commune_choices(self, who: StaffIdentity) -> list[tuple[str, str]]:
+        """The communes one may filter by: those of the staff member's agencies' areas, else of the
+        province (from the bundled list of communes, not a scan of the complaints)."""
+        from knowledge.communes import all_communes, get_commune
+
+        d = self.directory
+        if d is None:
+            return await self.q.communes(who.complaint_scope)
+        if not who.operator and who.agencies and all(k in d.communes for k in who.agencies):
+            codes = {code for k in who.agencies for code in d.communes[k]}
+            found = [get_commune(code) for code in codes]
+            return sorted(((c.code, c.name) for c in found if c is not None), key=lambda r: r[1])
+        return sorted(((c.code, c.name) for c in all_communes() if c.province == d.province), key=lambda r: r[1])
+
+    def commune_name(self, code: str) -> str:
+        from knowledge.communes import get_commune
+
+        found = get_commune(code) if code else None
+        return found.name if found is not None else (code or T.NO_COMMUNE)
 
     @staticmethod
     def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -149,7 +172,7 @@ class Console:
             return self.message(T.NEED_LOGIN, 401)
         who, signed = got
         origin = request.headers.get("origin")
-        if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+        if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
             return self.message(T.BAD_FORM, 403, who, signed, request)
         data = await self.form(request)
         if data is None or not hmac.compare_digest(data.get("csrf", "").encode(), signed.csrf.encode()):
@@ -232,7 +255,7 @@ class Console:
                       place=r.place, created=r.created_at, due=r.due_at, rating=r.rating,
                       overdue=_overdue(r, now)) for r in rows]
         return self.page(request, "complaints.html", who, signed, items=items, f=f, total=total,
-                         **_paging(request, page, total), communes=await self.q.communes(who.complaint_scope),
+                         **_paging(request, page, total), communes=await self.commune_choices(who),
                          agencies=self.agency_choices(who), statuses=STATUSES)
 
     async def complaint(self, request: Request) -> Response:
@@ -361,23 +384,22 @@ class Console:
         if not (who.operator or who.agencies):
             return self.message(T.FORBIDDEN, 403, who, signed, request)
         now = self.now()
-        store = self.services.extras.get("dossiers") or DossierStore(self.services.store)
-        views = await store.due_soon_or_late(now)
-        views = [d for d in views if who.operator or d.agency_key in who.agencies]
+        scope = who.complaint_scope
+        agency = request.query_params.get("agency", "")[:64]
         if request.query_params.get("format") == "csv":
+            rows, _ = await self.q.dossiers(scope, now, agency, size=0)
             return csv_response("ho-so-tre-han.csv", [T.F_AGENCY, T.DS_CODE, T.DS_PROCEDURE, T.DS_STATUS,
                                                       T.DS_RECEIVED, T.DS_DUE, T.DS_STAGE],
                                 [[d.agency_name or self.agency_name(d.agency_key), d.code, d.procedure_name,
-                                  d.status, vn_time(d.received_at), vn_time(d.due_at),
-                                  T.STAGE_LATE if d.stage(now) == "late" else T.STAGE_SOON] for d in views])
-        groups: dict[str, dict[str, Any]] = {}
-        for d in views:
-            g = groups.setdefault(d.agency_key, {"name": d.agency_name or self.agency_name(d.agency_key),
-                                                 "late": 0, "soon": 0, "rows": []})
-            stage = d.stage(now)
-            g["late" if stage == "late" else "soon"] += 1
-            g["rows"].append((d, stage))
-        return self.page(request, "dossiers.html", who, signed, groups=list(groups.values()))
+                                  TD.STATUS_LABEL.get(d.status, d.status), vn_time(d.received_at), vn_time(d.due_at),
+                                  T.STAGE_LATE if d.due_at < now else T.STAGE_SOON] for d in rows])
+        counts = [(key, name or self.agency_name(key), late, soon)
+                  for key, name, late, soon in await self.q.dossier_counts(scope, now)]
+        page = _page(request)
+        rows, total = await self.q.dossiers(scope, now, agency, page)
+        return self.page(request, "dossiers.html", who, signed, counts=counts, agency=agency, total=total,
+                         rows=[(d, "late" if d.due_at < now else "soon") for d in rows],
+                         **_paging(request, page, total))
 
     # --- knowledge ----------------------------------------------------------------------------------------
 
@@ -481,20 +503,23 @@ class Console:
         weeks = [(first + dt.timedelta(weeks=i)).isoformat() for i in range(weeks_back)]
         scope = who.complaint_scope
 
-        by_topic = await self.q.weekly("topic", scope, since)
+        q_since = vn_day_start(today - dt.timedelta(days=29))
+        # independent queries, run at once (each on its own connection)
+        by_topic, by_commune, timely, ratings, per_day, top_asked = await asyncio.gather(
+            self.q.weekly("topic", scope, since), self.q.weekly("commune_code", scope, since),
+            self.q.timeliness(scope, since, now), self.q.ratings(scope, since),
+            self.q.questions_per_day(q_since), self.q.top_procedures(q_since))
         topics = [t for t in T.TOPIC_LABEL if any(by_topic.get(w, {}).get(t) for w in weeks)]
         topic_table = [(w, [by_topic.get(w, {}).get(t, 0) for t in topics]) for w in weeks]
         topic_chart = charts.stacked_bars(T.FIG_BY_TOPIC, weeks, [
             (T.TOPIC_LABEL[t], [float(by_topic.get(w, {}).get(t, 0)) for w in weeks]) for t in topics])
 
-        by_commune = await self.q.weekly("commune_code", scope, since)
         totals: dict[str, int] = {}
         for w in weeks:
             for code, n in by_commune.get(w, {}).items():
                 totals[code] = totals.get(code, 0) + n
         top = [c for c, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
-        names = dict(await self.q.communes(scope))
-        commune_cols = [names.get(c, c) if c else T.NO_COMMUNE for c in top]
+        commune_cols = [self.commune_name(c) for c in top]
         rest = [c for c in totals if c not in top]
         if rest:
             commune_cols.append(T.OTHER_COMMUNES)
@@ -504,7 +529,6 @@ class Console:
         commune_chart = charts.stacked_bars(T.FIG_BY_COMMUNE, weeks, [
             (name, [float(row[1][i]) for row in commune_table]) for i, name in enumerate(commune_cols)])
 
-        timely = await self.q.timeliness(scope, since, now)
         on_time_table = []
         for w in weeks:
             ok, late = timely["weeks"].get(w, (0, 0))
@@ -515,20 +539,17 @@ class Console:
         answer_chart = charts.stacked_bars(T.FIG_FIRST_ANSWER, weeks, [
             (T.COL_MEDIAN, [float(r[1] or 0) for r in answer_table])], unit="h")
 
-        ratings = await self.q.ratings(scope, since)
         n_rated = sum(ratings.values())
         average = round(sum(k * v for k, v in ratings.items()) / n_rated, 2) if n_rated else None
         ratings_chart = charts.hbars(T.FIG_RATINGS, [(f"{k} ★", float(v)) for k, v in ratings.items()])
 
-        q_since = vn_day_start(today - dt.timedelta(days=29))
-        per_day = await self.q.questions_per_day(q_since)
         days = [(today - dt.timedelta(days=29 - i)).isoformat() for i in range(30)]
         questions_table = [(d, per_day.get(d, 0)) for d in days]
         questions_chart = charts.stacked_bars(T.FIG_QUESTIONS, days, [
             (T.COL_COUNT, [float(n) for _, n in questions_table])])
         kb = self.services.kb
         top_procs = [(kb.get(b).name if kb.get(b) is not None else b, n)
-                     for b, n in await self.q.top_procedures(q_since)]
+                     for b, n in top_asked]
         top_chart = charts.hbars(T.FIG_TOP, [(name, float(n)) for name, n in top_procs])
         return dict(weeks_back=weeks_back, topics=[T.TOPIC_LABEL[t] for t in topics], topic_table=topic_table,
                     topic_chart=topic_chart, commune_cols=commune_cols, commune_table=commune_table,

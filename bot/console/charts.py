@@ -30,7 +30,7 @@ def stacked_bars(title: str, labels: list[str], series: list[tuple[str, list[flo
     left, right, top, bottom = 44, 8, 12, 48
     n = max(1, len(labels))
     totals = [sum(s[1][i] for s in series) for i in range(len(labels))]
-    top_value = _nice_max(max(totals, default=0))
+    top_value = 100.0 if unit == "%" else _nice_max(max(max(totals, default=0), 4))
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)

@@ -154,7 +154,6 @@ TICKET_STATUS = {
 
 # --- dossiers --------------------------------------------------------------------------------
 DOSSIERS_TITLE = "Hồ sơ trễ hạn và sắp đến hạn"
-DOSSIERS_AGENCY = "{agency}: {late} trễ hạn, {soon} sắp đến hạn"
 DS_CODE = "Mã hồ sơ"
 DS_PROCEDURE = "Thủ tục"
 DS_STATUS = "Trạng thái"
