@@ -87,6 +87,14 @@ def check(kb_dir: Path, today: dt.date | None = None, provinces_dir: Path | None
             entry_p, entry_w = entry_problems(e, rel, today)
             result.problems.extend(p for p in entry_p if not p.field.startswith("sources."))
             result.warnings.extend(entry_w)
+    topics_file = kb_dir / "complaint_topics.yaml"  # the complaint topics and their words
+    if topics_file.is_file():
+        from knowledge.complaint_reading import TopicsError, read_topics
+
+        try:
+            read_topics(topics_file)
+        except TopicsError as exc:
+            result.problems.append(Problem("complaint_topics.yaml", "topics", str(exc)))
     have = {e.id: e.kind for e in result.entries}
     for entry_id, kind in catalogue_ids(kb_dir).items():
         if entry_id not in have:

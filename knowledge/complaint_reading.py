@@ -99,7 +99,12 @@ def _pattern(phrases: list[str]) -> re.Pattern[str]:
 
 @lru_cache(maxsize=4)
 def load_topics(path: Path | None = None) -> Topics:
-    path = path or TOPICS_FILE
+    """The topics file, read once (``read_topics`` reads it again)."""
+    return read_topics(path or TOPICS_FILE)
+
+
+def read_topics(path: Path) -> Topics:
+    """Read and validate a topics file; ``TopicsError`` says what is wrong."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         data = TopicsFile.model_validate(raw)

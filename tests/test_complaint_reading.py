@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from knowledge.base import KnowledgeBase
 from knowledge.complaint_reading import find_commune, load_topics, read_complaint
+from knowledge.loader import BUNDLED_DIR
 from tests.complaint_accuracy import evaluate
 
 
@@ -54,3 +58,15 @@ def test_topics_are_data() -> None:
     assert {"road", "lighting", "drainage", "waste", "noise", "encroachment", "security", "procedure", "dossier",
             "official", "portal", "other"} <= set(t.keys)
     assert all(len(k) <= 16 for k in t.keys)  # stored in complaints.topic
+
+
+def test_kb_check_reports_a_broken_topics_file(tmp_path: Path) -> None:
+    from knowledge.checks import check
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(BUNDLED_DIR, kb_dir, ignore=shutil.ignore_patterns("catalogue"))
+    assert not [p for p in check(kb_dir).problems if p.file == "complaint_topics.yaml"]
+    text = (kb_dir / "complaint_topics.yaml").read_text(encoding="utf-8")
+    (kb_dir / "complaint_topics.yaml").write_text(text.replace("key: noise", "key: Noise!"), encoding="utf-8")
+    problems = [p for p in check(kb_dir).problems if p.file == "complaint_topics.yaml"]
+    assert problems and "topics" in problems[0].message
