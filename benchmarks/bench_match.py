@@ -154,19 +154,28 @@ class RawBM25Baseline:
 
 
 def latency(fn, questions: list[str], repeat: int) -> tuple[float, float]:
-    """p50 and p99 in milliseconds of ``fn(question)``.
+    """p50 and p99 in milliseconds of ``fn(question)``, in CPU time of this thread.
 
-    Each question is timed ``repeat`` times and its fastest run kept (as ``timeit`` does),
-    so that other processes on a shared machine do not show up as our latency.
+    Each question is timed ``repeat`` times and its fastest run kept (as ``timeit`` does). The clock is
+    the thread's CPU time (``time.thread_time``), not the wall clock: on a shared machine other processes
+    take the CPU away from us for milliseconds at a time, which is their latency, not ours (the wall
+    clock's figures are printed beside, as ``wall p99``).
     """
     best = [math.inf] * len(questions)
+    wall = [math.inf] * len(questions)
     for _ in range(repeat):
         for i, q in enumerate(questions):
-            t0 = time.perf_counter()
+            w0, t0 = time.perf_counter(), time.thread_time()
             fn(q)
-            best[i] = min(best[i], (time.perf_counter() - t0) * 1000)
+            best[i] = min(best[i], (time.thread_time() - t0) * 1000)
+            wall[i] = min(wall[i], (time.perf_counter() - w0) * 1000)
     times = sorted(best)
+    walls = sorted(wall)
+    LAST_WALL[:] = [walls[min(len(walls) - 1, int(len(walls) * 0.99))]]
     return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+LAST_WALL: list[float] = [math.nan]  # the wall-clock p99 of the last ``latency`` call
 
 
 def accuracy(top, cases: list[dict]) -> dict[str, float]:
@@ -232,22 +241,24 @@ def measure(kind: str, size: int, dev: Path) -> dict:
         qs = questions if name != "rapidfuzz" or kind == "bundled" else questions[:60]
         repeat = 5 if name != "rapidfuzz" else 1
         p50, p99 = latency(fn, qs, repeat)
-        row = {"build_s": build_s, "build_cpu": build_cpu, "rss_mb": after, "index_mb": after - before, "p50": p50, "p99": p99}
+        row = {"build_s": build_s, "build_cpu": build_cpu, "rss_mb": after, "index_mb": after - before, "p50": p50, "p99": p99,
+               "wall_p99": LAST_WALL[0]}
         if kind == "bundled":
             row["acc"] = accuracy(top, cases)
         out[name] = row
         if name == "matcher":  # the same index, with the conversation's reading of each message
             def understand(q: str, m=index) -> None:
                 m.forget()  # each message from cold: only the reuse within one message counts
+                dialogue.forget()
                 dialogue.families(q)
-                read_question(m, q)
-                named_topic(m, q)
-                dialogue.is_followup(q)
-                dialogue.is_general(q)
+                asked = read_question(m, q).text  # the clause that asks (handlers.conversation reads it so)
+                named_topic(m, asked)
+                dialogue.is_followup(asked)
+                dialogue.is_general(asked)
 
             follow = qs + [f"{q} thì sao" for q in FOLLOW_UPS]
             p50, p99 = latency(understand, follow, repeat)
-            out["+focus"] = {**row, "p50": p50, "p99": p99, "acc": row.get("acc")}
+            out["+focus"] = {**row, "p50": p50, "p99": p99, "wall_p99": LAST_WALL[0], "acc": row.get("acc")}
         del index, fn, top
     return out
 
@@ -255,14 +266,14 @@ def measure(kind: str, size: int, dev: Path) -> dict:
 def print_table(results: list[dict]) -> None:
     """Latency, build time (wall and CPU: wall grows when other processes share the CPUs) and memory."""
     print(f"{'knowledge base':<22}{'method':<11}{'build s':>9}{'cpu s':>7}{'index MB':>10}{'RSS MB':>9}"
-          f"{'p50 ms':>9}{'p99 ms':>9}{'vs rapidfuzz':>14}")
+          f"{'p50 ms':>9}{'p99 ms':>9}{'wall p99':>10}{'vs rapidfuzz':>14}")
     for res in results:
         label = f"{res['kind']} ({res['entries']})"
         rf = res["rapidfuzz"]["p99"]
         for name in ("matcher", "+focus", "rapidfuzz", "bm25-raw"):
             r = res[name]
             print(f"{label:<22}{name:<11}{r['build_s']:>9.3f}{r['build_cpu']:>7.2f}{r['index_mb']:>10.1f}{r['rss_mb']:>9.1f}"
-                  f"{r['p50']:>9.3f}{r['p99']:>9.3f}{rf / r['p99']:>13.1f}x")
+                  f"{r['p50']:>9.3f}{r['p99']:>9.3f}{r['wall_p99']:>10.3f}{rf / r['p99']:>13.1f}x")
             label = ""
     bundled = next((r for r in results if r["kind"] == "bundled"), None)
     if bundled:

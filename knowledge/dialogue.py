@@ -170,6 +170,16 @@ def _strip_politeness(words: list[str], polite: frozenset[str]) -> list[str]:
 
 
 def families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
+    """The everyday-word families a short message belongs to (see ``_families``)."""
+    return _default_families(text) if lex is None else _families(text, lex)
+
+
+@lru_cache(maxsize=1024)
+def _default_families(text: str) -> frozenset[str]:
+    return _families(text, lexicon())
+
+
+def _families(text: str, lex: Lexicon | None = None) -> frozenset[str]:
     """The everyday-word families a short message belongs to ("dạ vâng" -> {yes, ack}); empty otherwise.
 
     Typed with diacritics, the words are compared with their diacritics ("đúng" is yes, "dừng" is
@@ -232,7 +242,17 @@ def mentions(text: str, family: str, lex: Lexicon | None = None) -> bool:
 
 def aspects(text: str, lex: Lexicon | None = None) -> list[str]:
     """Aspects asked about, in the order they are written ("nộp ở đâu, mất mấy ngày" -> [where, time])."""
-    lex = lex or lexicon()
+    if lex is None:  # (one message is read several ways: its clauses, its topic, again for the answer)
+        return list(_aspects(text))
+    return _find_aspects(text, lex)
+
+
+@lru_cache(maxsize=1024)
+def _aspects(text: str) -> tuple[str, ...]:
+    return tuple(_find_aspects(text, lexicon()))
+
+
+def _find_aspects(text: str, lex: Lexicon) -> list[str]:
     t = Text.of(text)
     hits: list[tuple[int, int, str]] = []
     weak: set[str] = set()
@@ -268,7 +288,15 @@ def is_followup(text: str, lex: Lexicon | None = None) -> bool:
 
 def topic_text(text: str, lex: Lexicon | None = None) -> str:
     """What is left when the aspects and follow-up words are removed: the name of a procedure, if any."""
-    lex = lex or lexicon()
+    return _default_topic(text) if lex is None else _topic(text, lex)
+
+
+@lru_cache(maxsize=1024)
+def _default_topic(text: str) -> str:
+    return _topic(text, lexicon())
+
+
+def _topic(text: str, lex: Lexicon) -> str:
     t = Text.of(text)
     for phrases in lex.aspects.values():
         t = phrases.sub(t)
@@ -351,6 +379,12 @@ def asks(text: str) -> bool:
     return text.rstrip().endswith("?") or bool(aspects(text)) or bool(_QUESTION_END.search(folded(text)))
 
 
-__all__ = ["asks", "clauses", "is_purpose", "ASPECTS", "Lexicon", "Phrases", "Text", "aspects", "families", "folded", "guide_topic", "is_followup",
+def forget() -> None:
+    """Drop the remembered readings of recent texts (benchmarks measure each message from cold)."""
+    for cached in (Text.of, folded, _aspects, _default_families, _default_topic):
+        cached.cache_clear()
+
+
+__all__ = ["forget", "asks", "clauses", "is_purpose", "ASPECTS", "Lexicon", "Phrases", "Text", "aspects", "families", "folded", "guide_topic", "is_followup",
            "is_general", "lexicon", "mentions", "sentences",
            "topic_text"]

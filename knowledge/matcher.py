@@ -14,10 +14,12 @@ import re
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
+from heapq import nlargest
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -83,6 +85,7 @@ WITHIN_DEPTH = 3  # candidates re-ranked for a part of a message (the whole was 
 PHASE2_DEPTH = 15
 MEMO_SIZE = 256  # recent match/search results kept (results are immutable; the index never changes)
 COMMON_DF_SHARE = 0.04     # terms in more docs than this only score existing candidates
+DENSE_POSTINGS = 1024      # rare-term postings longer than this (in all) are summed with numpy, not a dict
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ class Matcher:
         default_factory=dict, repr=False)
     # recent results (the conversation reads one message several ways: whole, clauses, name apart)
     _memo: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    # per common term: its best docs (a query of common words only starts there); filled on first use
+    _term_heads: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
 
     # --- build ----------------------------------------------------------------------
 
@@ -297,8 +302,17 @@ class Matcher:
 
     # --- query ----------------------------------------------------------------------
 
+    def _tokens(self, text: str) -> list[str]:
+        """Normalized, abbreviation-expanded tokens of a text (one message is read several ways: kept)."""
+        key = ("tokens", text)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = tuple(self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS])))
+            self._remember(key, hit)
+        return list(hit)  # type: ignore[arg-type]
+
     def _query(self, text: str) -> _Query:
-        tokens = self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS]))
+        tokens = self._tokens(text)
         accented = _content(tokens)[:MAX_QUERY_WORDS]
         folded = [fold_token(t) for t in accented]
         folded, weights = self._repair(folded)
@@ -388,17 +402,24 @@ class Matcher:
         ordered = sorted(q.terms, key=lambda t: len(self.postings[t][0]))
         rare = [t for t in ordered if len(self.postings[t][0]) <= self.common_df]
         common = ordered[len(rare):]
-        if not rare and common:
-            rare, common = common[:1], common[1:]
         scores: dict[int, float] = {}
         get = scores.get
+        if not rare and common:  # only common words: the best docs of the rarest one are the candidates
+            first, common = common[0], common[1:]
+            w = q.terms[first]
+            scores = {doc: w * s for doc, s in self._heads(first)}
+            get = scores.get
+        if sum(len(self.postings[t][0]) for t in rare) > DENSE_POSTINGS:
+            scores = self._dense_best(q, rare)
+            get = scores.get
+            rare = []
         for term in rare:
             docs, weights = self.postings[term]
             w = q.terms[term]
             for doc, s in zip(docs, weights):
                 scores[doc] = get(doc, 0.0) + w * s
         if common and scores:
-            best = sorted(scores, key=scores.__getitem__, reverse=True)[:PHASE2_DEPTH]
+            best = nlargest(PHASE2_DEPTH, scores, key=scores.__getitem__)
             scores = {d: scores[d] for d in best}
             for term in common:
                 docs, weights = self.postings[term]
@@ -409,6 +430,40 @@ class Matcher:
                     if k < size and docs[k] == doc:
                         scores[doc] += w * weights[k]
         return scores
+
+    def _dense_best(self, q: _Query, terms: list[str]) -> dict[int, float]:
+        """The PHASE2_DEPTH best docs of the terms' summed weights, as the dict loop ranks them (same float64
+        sums in the same order; ties in the order docs were first met), for long posting lists.
+
+        Only the best few are ever used (re-ranking, the pool of a message's parts, the leading entry).
+        """
+        n = len(self.docs)
+        acc = np.zeros(n)
+        first = np.full(n, n * len(terms) + 1, dtype=np.int64)
+        met = 0
+        for term in terms:
+            docs, weights = self.postings[term]
+            d = np.frombuffer(docs, dtype=np.int32)
+            acc[d] += np.frombuffer(weights, dtype=np.float32).astype(np.float64) * q.terms[term]
+            new = d[first[d] > n * len(terms)]
+            first[new] = np.arange(met, met + len(new))
+            met += len(new)
+        seen = np.flatnonzero(first <= n * len(terms))
+        if len(seen) > PHASE2_DEPTH:
+            cut = np.partition(acc[seen], len(seen) - PHASE2_DEPTH)[len(seen) - PHASE2_DEPTH]
+            seen = seen[acc[seen] >= cut]
+        order = seen[np.lexsort((first[seen], -acc[seen]))][:PHASE2_DEPTH]
+        return {int(doc): float(acc[doc]) for doc in order}
+
+    def _heads(self, term: str) -> list[tuple[int, float]]:
+        """The PHASE2_DEPTH docs where a term weighs most, best first (ties: index order), with their weights:
+        all a query made only of common words needs of the term's long posting list."""
+        heads = self._term_heads.get(term)
+        if heads is None:
+            docs, weights = self.postings[term]
+            top = nlargest(PHASE2_DEPTH, range(len(docs)), key=weights.__getitem__)
+            heads = self._term_heads[term] = [(docs[k], weights[k]) for k in top]
+        return heads
 
     def _alias_weights(self, idx: int) -> list[tuple[frozenset[str], list[tuple[str, float]], float]]:
         """The idf weights of each alias's terms of one doc (they only change with the index)."""
@@ -455,25 +510,29 @@ class Matcher:
         bi_total = sum(bi.values())
         if uni_total <= 0:
             return []
-        top = sorted(candidates.items(), key=lambda kv: -kv[1])[:depth]
+        top = nlargest(depth, candidates.items(), key=lambda kv: kv[1])
         qset = set(q.terms)
         optional = {t: v for t, v in uni.items() if t in OPTIONAL_WORDS}
         # how much of the question an alias explains counts its content words, not "cấp", "làm", "cho bé"
         core_mass = sum(v for t, v in {**uni, **bi}.items() if q.terms[t] >= 1.0) or (uni_total + bi_total)
         marked = [t for t in q.accented if has_marks(t)]
+        postings = self.postings
+        # (posting docs, posting weights, query weight, is a pair, optional idf mass) of each query term
+        looked = [(*postings[t], q.terms[t], " " in t, optional.get(t, 0.0)) for t in qset]
+        accents = [postings.get(ACCENT_PREFIX + t) for t in marked]
         out = []
         for idx, raw in top:
             doc = self.docs[idx]
-            uni_hit = bi_hit = 0.0
-            for t in qset:
-                s = self._weight(t, idx)
-                if s:
-                    if " " in t:
-                        bi_hit += q.terms[t] * s
+            uni_hit = bi_hit = missing = 0.0
+            for docs, weights, w, pair, opt in looked:
+                k = bisect_left(docs, idx)
+                if k < len(docs) and docs[k] == idx:
+                    if pair:
+                        bi_hit += w * weights[k]
                     else:
-                        uni_hit += q.terms[t] * s
-            # family and time words the entry does not mention are left out rather than held against it
-            missing = sum(v for t, v in optional.items() if not self._weight(t, idx))
+                        uni_hit += w * weights[k]
+                elif opt:  # family and time words the entry does not mention are left out, not held against it
+                    missing += opt
             coverage = min(1.0, uni_hit / max(uni_total - missing, 1e-9))
             phrase = min(1.0, bi_hit / bi_total) if bi_total else coverage
             alias = self._alias_score(idx, qset, core_mass)
@@ -481,7 +540,7 @@ class Matcher:
             hit = process.extractOne(q.text, doc.aliases, scorer=fuzz.partial_ratio, processor=None, score_cutoff=70)
             if hit:
                 fuzzy = max(0.0, (hit[1] / 100 - 0.7) / 0.3)
-            accent = sum(bool(self._weight(ACCENT_PREFIX + t, idx)) for t in marked) / len(marked) if marked else 1.0
+            accent = sum(_has(p, idx) for p in accents) / len(marked) if marked else 1.0
             evidence = 1.0 if alias >= 1.0 else min(1.0, raw / (MIN_EVIDENCE * self.mean_idf))
             score = (W_COVERAGE * coverage + W_PHRASE * phrase + W_ALIAS_SCORE * alias + W_FUZZY * fuzzy
                      - ACCENT_PENALTY * (1 - accent)) * evidence
@@ -533,9 +592,9 @@ class Matcher:
             ranked = self._score(q, scores, WITHIN_DEPTH)[:limit]
         else:
             scores = self._retrieve(q)
-            self._remember(("pool", text), sorted(scores, key=scores.__getitem__, reverse=True)[:POOL_DEPTH])
+            self._remember(("pool", text), nlargest(POOL_DEPTH, scores, key=scores.__getitem__))
             ranked = self._score(q, scores)[:limit]
-        folded = " ".join(fold_token(t) for t in self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS])))
+        folded = " ".join(fold_token(t) for t in self._tokens(text))
         if looks_out_of_scope(folded, load_rules()):
             ranked = [Candidate(c.id, round(c.score * OUT_OF_SCOPE_FACTOR, 4)) for c in ranked]
         return ranked
@@ -556,7 +615,7 @@ class Matcher:
         pool = self._memo.get(key)
         if pool is None:
             scores = self._retrieve(self._query(wider))
-            pool = sorted(scores, key=scores.__getitem__, reverse=True)[:POOL_DEPTH]
+            pool = nlargest(POOL_DEPTH, scores, key=scores.__getitem__)
             self._remember(key, pool)
         members = set(pool)  # type: ignore[arg-type]
         out: dict[int, float] = {}
@@ -615,8 +674,7 @@ class Matcher:
         return self.search_within(text, within, RERANK_DEPTH) if within else self.search(text, RERANK_DEPTH)
 
     def _match(self, text: str, limit: int, within: str = "") -> MatchResult:
-        tokens = self.abbreviations.apply(normalize_tokens(text[:MAX_QUERY_CHARS]))
-        folded = " ".join(fold_token(t) for t in tokens)
+        folded = " ".join(fold_token(t) for t in self._tokens(text))
         intent = classify(text, folded, load_rules())
         if intent.name != "procedure":
             return MatchResult(text, folded, intent.name, [], "none", intent.help_kind, intent.dossier_code)
@@ -634,6 +692,15 @@ class Matcher:
         if decision == "answer":
             matches = matches[:1] + [c for c in matches[1:]]
         return MatchResult(text, folded, "procedure", matches, decision, wants_guide=intent.wants_guide)
+
+
+def _has(posting: tuple[array, array] | None, doc: int) -> bool:
+    """Whether a posting list (or None: a term not indexed) holds the doc with a non-zero weight."""
+    if posting is None:
+        return False
+    docs, weights = posting
+    k = bisect_left(docs, doc)
+    return k < len(docs) and docs[k] == doc and bool(weights[k])
 
 
 _SYLLABLE = re.compile(
