@@ -94,7 +94,7 @@ def begin(ctx: Context, seed: str = "") -> list[Reply]:
     """A fresh draft; ``seed`` is what the citizen typed to start: when it tells the complaint, it is read."""
     if ctx.incoming.chat_type == "group":
         return [Reply.make(T.PRIVATE_ONLY)]
-    if _meaningful(seed):
+    if _meaningful(seed) or (seed and read_complaint(seed, province=home_province(ctx)).topic):
         return begin_from_message(ctx, seed)
     ctx.session.data[DRAFT] = {}
     return ask_topic(ctx)
@@ -108,8 +108,8 @@ def begin_from_message(ctx: Context, text: str) -> list[Reply]:
     description = clean_text(text, DESCRIPTION_MAX)
     d: dict = {"quick": True}
     ctx.session.data[DRAFT] = d
-    if len(description.split()) >= MIN_DESCRIPTION_WORDS:
-        d["description"] = description
+    if len(description.split()) >= MIN_DESCRIPTION_WORDS and _meaningful(text):
+        d["description"] = description  # "tôi muốn góp ý về thủ tục" names a topic but tells nothing yet
     if r.topic:
         d["topic"] = r.topic
     if r.procedure_id and r.topic in ("procedure", "dossier", "official"):

@@ -254,7 +254,7 @@ class ComplaintOps:
         values = dict(
             user_id=user_id, channel=channel, chat_id=chat_id, topic=topic, procedure_id=procedure_id,
             field=field, dossier_code=draft.get("dossier_code", ""), commune_code=commune_code,
-            place=draft.get("place", ""), description=clean_text(draft.get("description", ""), DESCRIPTION_MAX),
+            place=place_text(draft), description=clean_text(draft.get("description", ""), DESCRIPTION_MAX),
             photo_ref=draft.get("photo", "")[:256], media=complaint_media.media_values(draft), contact_ok=contact_ok,
             phone=draft.get("phone", "") if contact_ok else "", agency_key=agency_key, route_rule=rule[:160],
             due_at=self.due(now), idem_key=self.idem_key(user_id, draft["key"]) if draft.get("key") else None)
@@ -448,6 +448,12 @@ def _media_rows(c: Complaint) -> list[Any]:
         return []
     ref, source = (c.photo_ref[8:], "telegram") if c.photo_ref.startswith("tg-file:") else (c.photo_ref, "url")
     return [SimpleNamespace(kind="photo", ref=ref, source=source, caption="", name="", latitude=None)]
+
+
+def place_text(draft: dict[str, Any]) -> str:
+    """Where it happened, as stored and shown on the card: the commune, and the spot the citizen named."""
+    parts = [p for p in (draft.get("place", ""), clean_text(draft.get("spot", ""), 80)) if p]
+    return " · ".join(parts)[:160]
 
 
 def topic_short(key: str) -> str:
