@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +16,18 @@ from storage.complaint_models import Complaint, ComplaintEvent
 from storage.console import LINKS_PER_HOUR, token_hash
 from storage.console_models import ConsoleAudit, ConsoleLink
 from storage.models import Outbox
-from tests.console_support import (CITIZEN, HELPER, LX_CHAT, LX_STAFF, OPERATOR, STRANGER, TP_CHAT, TP_STAFF,
-                                   ConsoleServer, console_server)
+from tests.console_support import (
+    CITIZEN,
+    HELPER,
+    LX_CHAT,
+    LX_STAFF,
+    OPERATOR,
+    STRANGER,
+    TP_CHAT,
+    TP_STAFF,
+    ConsoleServer,
+    console_server,
+)
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

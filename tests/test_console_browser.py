@@ -25,8 +25,16 @@ from storage.complaint_models import Complaint, ComplaintEvent
 from storage.console import token_hash
 from storage.console_models import ConsoleLink
 from storage.models import QuestionLog
-from tests.console_support import (CITIZEN, LX_STAFF, OPERATOR, TP_STAFF, ConsoleServer, console_server,
-                                   file_complaint, seed_history)
+from tests.console_support import (
+    CITIZEN,
+    LX_STAFF,
+    OPERATOR,
+    TP_STAFF,
+    ConsoleServer,
+    console_server,
+    file_complaint,
+    seed_history,
+)
 from tests.fake_telegram import FakeTelegram
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -144,7 +152,7 @@ async def _story(srv: ConsoleServer, fake: FakeTelegram, browser: Browser) -> No
     await browser.shot("complaints-phone", width=390)
 
     # the detail page, then an answer typed in the page
-    await browser.click(f"#complaints a")
+    await browser.click("#complaints a")
     assert code in await browser.text("h1")
     assert "chờ ba buổi liền" in await browser.text("#description")
     await browser.shot("complaint")

@@ -430,7 +430,10 @@ class Console:
         entry = self.services.kb.get(request.path_params["entry_id"][:64])
         if entry is None:
             return self.message(T.NOT_FOUND, 404, who, signed, request)
-        from handlers.cards import faq_card, procedure_card  # the same card the citizens see
+        from handlers.cards import (  # the same card the citizens see
+            faq_card,
+            procedure_card,
+        )
 
         card = procedure_card(entry) if hasattr(entry, "documents") else faq_card(entry)
         return self.page(request, "entry.html", who, signed, entry=entry, card=card)
