@@ -294,3 +294,24 @@ async def test_pages_render_and_bad_input_is_harmless(srv: ConsoleServer,
     assert (await op.get("/console/complaints/999999")).status_code == 404
     assert (await op.get("/console/knowledge/khai-sinh")).status_code == 200
     assert (await op.get("/console/knowledge/no-such-entry")).status_code == 404
+
+
+async def test_photos_and_place_are_shown_to_those_who_may_see_them(
+        srv: ConsoleServer, clients: dict[str, httpx.AsyncClient]) -> None:
+    from storage.media_models import ComplaintMedia
+
+    c = await submit(srv, "Cán bộ không nhận hồ sơ, tôi có chụp ảnh biên nhận")
+    async with srv.services.store.sessions.begin() as db:
+        db.add(ComplaintMedia(complaint_id=c.id, position=1, kind="photo", ref="AgAC-file-id", source="telegram",
+                              caption="Biên nhận <b>số 2</b>", name=""))
+        db.add(ComplaintMedia(complaint_id=c.id, position=2, kind="location", ref="", source="", caption="",
+                              name="", latitude=10.38631, longitude=105.43512))
+    page = (await clients["lx"].get(f"/console/complaints/{c.id}")).text
+    assert f'src="/console/complaints/{c.id}/media/1"' in page and 'alt="Ảnh 1 người dân gửi kèm phản ánh' in page
+    assert "Biên nhận &lt;b&gt;số 2&lt;/b&gt;" in page and "Vị trí người dân gửi: 10.38631, 105.43512" in page
+    assert (await clients["tp"].get(f"/console/complaints/{c.id}/media/1")).status_code == 403
+    # the fake Bot API has no files to give: shown as missing, not an error page
+    assert (await clients["lx"].get(f"/console/complaints/{c.id}/media/1")).status_code == 404
+    assert (await clients["lx"].get(f"/console/complaints/{c.id}/media/2")).status_code == 404  # a pin is no file
+    async with httpx.AsyncClient(base_url=srv.base) as anon:
+        assert (await anon.get(f"/console/complaints/{c.id}/media/1")).status_code == 401

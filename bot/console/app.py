@@ -21,6 +21,7 @@ import logging
 import math
 import secrets
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -270,6 +271,7 @@ class Console:
             await self.repo.audit(who.actor, "view", c.code or "", "refused")
             return self.message(T.FORBIDDEN, 403, who, signed, request)
         events = await self.ops.repo.events(c.id)
+        media = await self.media(c)
         proc = self.services.kb.get(c.procedure_id) if c.procedure_id else None
         msg = request.query_params.get("done", "")
         notice = ACTION_DONE.get(msg, "")
@@ -278,7 +280,7 @@ class Console:
         err = request.query_params.get("error", "")
         error = (T.ERR_STATUS.format(status=T.STATUS_LABEL.get(c.status, c.status)) if err == "status"
                  else ERRORS.get(err, ""))
-        return self.page(request, "complaint.html", who, signed, c=c, events=events, proc=proc,
+        return self.page(request, "complaint.html", who, signed, c=c, events=events, proc=proc, media=media,
                          agency=self.agency_name(c.agency_key), notice=notice, error=error,
                          is_open=c.status in OPEN_STATUSES, can_answer=c.status in (*OPEN_STATUSES, "answered"),
                          can_receive=c.status in ("new", "transferred", "reopened"),
@@ -337,20 +339,37 @@ class Console:
             return _redirect("/console/complaints")
         return _redirect(f"{back}?done={action}")
 
+    async def media(self, c: Any) -> list[Any]:
+        """The complaint's photos, documents and place, in the citizen's order (``complaint_media``); a
+        complaint filed before they were kept has only its ``photo_ref``."""
+        rows = list(await self.ops.repo.media(c.id)) if hasattr(self.ops.repo, "media") else []
+        if rows or not c.photo_ref:
+            return rows
+        tg = c.photo_ref.startswith("tg-file:")
+        return [SimpleNamespace(position=1, kind="photo", ref=c.photo_ref[8:] if tg else c.photo_ref,
+                                source="telegram" if tg else "url", caption="", name="", latitude=None,
+                                longitude=None)]
+
     async def photo(self, request: Request) -> Response:
+        """A photo or document of a complaint, fetched from where the citizen's channel keeps it."""
         got = await self.viewer(request)
         if got is None:
-            return Response(status_code=401)
+            return Response(status_code=401, headers=SECURITY_HEADERS)
         who, _ = got
         c = await self._complaint(request)
-        if c is None or not c.photo_ref:
-            return Response(status_code=404)
+        if c is None:
+            return Response(status_code=404, headers=SECURITY_HEADERS)
         if not who.may_see_complaint(c.agency_key):
-            return Response(status_code=403)
-        data = await fetch_photo(self.services, c.photo_ref)
+            return Response(status_code=403, headers=SECURITY_HEADERS)
+        pos = request.path_params.get("pos", 1)
+        item = next((m for m in await self.media(c) if m.position == pos and m.kind in ("photo", "document")), None)
+        data = await fetch_file(self.services, item.source, item.ref) if item is not None else None
         if data is None:
-            return Response(status_code=404)
+            return Response(status_code=404, headers=SECURITY_HEADERS)
         headers = {**SECURITY_HEADERS, "Cache-Control": "private, max-age=600"}
+        if item.kind == "document":
+            headers["Content-Disposition"] = f'attachment; filename="tep-{c.id}-{pos}"'
+            return Response(data, media_type="application/octet-stream", headers=headers)
         return Response(data, media_type="image/jpeg", headers=headers)
 
     # --- handoffs ----------------------------------------------------------------------------------
@@ -430,10 +449,7 @@ class Console:
         entry = self.services.kb.get(request.path_params["entry_id"][:64])
         if entry is None:
             return self.message(T.NOT_FOUND, 404, who, signed, request)
-        from handlers.cards import (  # the same card the citizens see
-            faq_card,
-            procedure_card,
-        )
+        from handlers.cards import faq_card, procedure_card  # noqa: I001 - the same card the citizens see
 
         card = procedure_card(entry) if hasattr(entry, "documents") else faq_card(entry)
         return self.page(request, "entry.html", who, signed, entry=entry, card=card)
@@ -566,24 +582,24 @@ class Console:
 ERRORS = {"short": T.ERR_SHORT, "busy": T.ERR_BUSY, "same": T.ERR_SAME_AGENCY, "agency": T.ERR_AGENCY}
 
 
-async def fetch_photo(services: Any, ref: str) -> bytes | None:
-    """The bytes of a complaint photo: a Telegram file through the Bot API, a Zalo photo by its URL."""
+async def fetch_file(services: Any, source: str, ref: str) -> bytes | None:
+    """The bytes of a citizen's file: a Telegram file through the Bot API, else by its https URL (Zalo)."""
     try:
-        if ref.startswith("tg-file:"):
+        if source == "telegram":
             sender = services.extras.get("senders", {}).get("telegram")
             if sender is None:
                 return None
-            file = await sender.bot.get_file(ref.removeprefix("tg-file:"))
+            file = await sender.bot.get_file(ref)
             return bytes(await file.download_as_bytearray())
         if ref.startswith("https://"):
             import httpx
 
             async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
                 resp = await http.get(ref)
-            if resp.status_code == 200 and len(resp.content) <= 10 * 1024 * 1024:
+            if resp.status_code == 200 and len(resp.content) <= 20 * 1024 * 1024:
                 return resp.content
-    except Exception as exc:  # noqa: BLE001 - a photo that cannot be fetched is shown as missing
-        log.warning("complaint photo not fetched (%s)", type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - a file that cannot be fetched is shown as missing
+        log.warning("complaint file not fetched (%s)", type(exc).__name__)
     return None
 
 
@@ -650,7 +666,7 @@ def console_mount(services: Any) -> Mount:
         Route("/complaints", c.complaints, methods=["GET"]),
         Route("/complaints/{cid:int}", c.complaint, methods=["GET"]),
         Route("/complaints/{cid:int}/act", c.act, methods=["POST"]),
-        Route("/complaints/{cid:int}/photo", c.photo, methods=["GET"]),
+        Route("/complaints/{cid:int}/media/{pos:int}", c.photo, methods=["GET"]),
         Route("/handoffs", c.handoffs, methods=["GET"]),
         Route("/dossiers", c.dossiers, methods=["GET"]),
         Route("/knowledge", c.knowledge, methods=["GET"]),
