@@ -57,8 +57,7 @@ def respond(ctx: Context, q: Question, curated_focus: bool = False) -> list[Repl
         return None  # "lệ phí bao nhiêu vậy" naming nothing: the conversation asks which procedure
     best = result.matches[0].score if result.matches and result.decision != "none" else 0.0
     decision = result.decision if result.intent == "procedure" else "none"
-    names = tuple(ctx.kb.entries[m.id].name for m in result.matches[:3] if m.id in ctx.kb.entries)
-    reading = consult(catalogue, q.text, decision, best, result.limit, looks_out_of_scope(result.normalized), names)
+    reading = consult(catalogue, q.text, decision, best, result.limit, looks_out_of_scope(result.normalized))
     if reading is None:
         if entry is not None and q.aspects and decision == "none" and not looks_out_of_scope(result.normalized):
             set_focus(ctx, entry.id, q.aspects[0])  # "thế còn giấy tờ thì sao" about the card on screen

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from knowledge.catalogue import Catalogue, load_catalogue
+from knowledge.catalogue import Catalogue, curated_texts, load_catalogue
 from knowledge.loader import Problem, load_knowledge
 from knowledge.matcher import Matcher
 from knowledge.schema import Faq, Procedure
@@ -44,7 +44,8 @@ class KnowledgeBase:
         abbreviations = kb_dir / "abbreviations.yaml"
         abbr = abbreviations if abbreviations.is_file() else None
         codes = {e.procedure_code for e in entries if isinstance(e, Procedure) and e.procedure_code}
-        catalogue = load_catalogue(kb_dir, codes, abbr)  # rows of curated codes are answered by the curated entry
+        names = {e.id: curated_texts(e) for e in entries}
+        catalogue = load_catalogue(kb_dir, codes, abbr, curated=names)  # curated codes' rows: the curated entry answers
         return cls(entries, result.problems + problems, abbr, catalogue)
 
     def get(self, entry_id: str) -> Procedure | Faq | None:

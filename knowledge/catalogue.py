@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 FOLDER = "catalogue"
 WORDS_FILE = "words.yaml"  # everyday words -> the catalogue's official wording (abbreviations format)
-ID_PREFIX = "tthc:"  # entry ids of catalogue rows (the focus and the question log use them)
+ID_PREFIX = "tthc:"
+CURATED = "@"  # index codes of the rows that stand for curated entries' names and aliases  # entry ids of catalogue rows (the focus and the question log use them)
 PORTAL_LINK = "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc={code}"
 CODE_RE = re.compile(r"^\d\.\d{6}$")
 LEVELS = ("commune", "province", "central", "other", "unknown")  # unknown: the source names no level
@@ -42,7 +43,7 @@ LEVEL_BASIS = ("stated", "agency", "none")  # level as the source states it / re
 COLUMNS = ("code", "name", "field", "level", "level_basis", "online", "agency", "page", "source", "source_date")
 REQUIRED = ("code", "name", "field", "level", "online", "source", "source_date")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INDEX_VERSION = 5  # bump when the index layout or the analysis changes
+INDEX_VERSION = 8  # bump when the index layout or the analysis changes
 
 # Scoring
 ANSWER_SCORE = 0.62
@@ -50,9 +51,11 @@ ASK_SCORE = 0.45
 ANSWER_MARGIN = 0.04
 CLEAR_SCORE = 0.45  # below ANSWER_SCORE, a best row this far ahead of the next is still the answer
 CLEAR_MARGIN = 0.1
-OVERRIDE_MARGIN = 0.15  # a catalogue answer this much above a weak curated one (of another procedure) wins
-OVERRIDE_BELOW = 0.6  # ... only when the curated answer scores below this
-SAME_NAME = 0.75  # a catalogue name sharing this share of its words with the curated candidate's is that procedure
+OVERRIDE_MARGIN = 0.1  # a catalogue row this far above every curated name (same scale) overrides a curated answer
+OVERRIDE_BELOW = 0.7  # ... when the curated matcher's own score is below this
+SUB_CASE_SCORE = 0.45  # a curated name this close, wholly inside the catalogue row's name, keeps the curated answer
+ASK_OVER_MARGIN = 0.1  # ... and replaces the curated "did you mean" choices
+OUT_OF_SCOPE_SCORE = 0.75  # text that reads as travel, health, prices...: only a clear catalogue answer this strong
 FIELD_WEIGHT = 0.3
 UNKNOWN_SHARE = 0.8  # a query syllable the catalogue never uses weighs this share of the mean idf
 CANDIDATE_DF = 0.06  # terms in more rows than this share only score candidates found by rarer terms
@@ -61,13 +64,15 @@ MODIFIER_PENALTY = 0.85  # per action word of a name the question does not say (
 MODIFIERS = frozenset("lai doi han hoi chinh dut xoa sung huy dung ngung thay".split())  # folded: lại, đổi, gia hạn, thu hồi...
 ACCENT = "~"  # index key prefix of a name's syllables as written with their diacritics
 ACCENT_WEIGHT = 0.35  # a syllable typed with diacritics that the name writes otherwise (mấy / máy) counts this much
-NO_PAIR_PENALTY = 0.75
+NO_PAIR_PENALTY = 0.6
+UNMATCHED_SHARE = 0.8  # an unmatched question word weighs this share of min(its idf, the mean idf)
+PAIR_COVER = 0.0  # share of a syllable pair's idf counted in the coverage (pairs say more than their syllables)
 MIN_MATCHED = 1.6  # matched idf mass (in mean idfs) below which an answer needs two named words
 
 # Words that ask rather than name (folded); the catalogue ignores them in questions. Phrases go first
 # ("thu tuc", "ho so"): alone, "thu" and "ho" name things (thu hồi, hộ kinh doanh).
 QUERY_STOP_PHRASES = tuple(tuple(p.split()) for p in """
-thu tuc|ho so|giay to|le phi|bao nhieu|bao lau|o dau|the nao|nhu the nao|lam sao|lam the nao|tu van|huong dan|cho hoi
+thu tuc|ho so|giay to|le phi|bao nhieu|bao lau|o dau|the nao|nhu the nao|lam sao|lam the nao|cho hoi
 |hom nay|bay gio|lam sao|the sao|ra sao|o dau|di dau|khi nao|luc nao|can lam gi|can gi|mat bao lau|mat may ngay|can nhung gi|nop o dau|lam o dau|phai lam gi|di dau|duoc khong
 |co duoc khong|la gi|the nao a|ra sao|cho em hoi|cho toi hoi|cho minh hoi|xin hoi|muon hoi|nguoi ta|ai lam|o nha
 """.replace("\n", "").split("|") if p.strip())
@@ -100,6 +105,22 @@ class CatalogueEntry:
     def link(self) -> str:
         """The national portal's page for the code."""
         return PORTAL_LINK.format(code=self.code)
+
+
+_QUALIFIER = re.compile(
+    r"\([^)]*\)|\bthủ tục\b|\b(?:thuộc thẩm quyền|thực hiện tại|tại cấp|do|của)\b.*$|\bcấp (?:xã|tỉnh|huyện|trung ương)\b", re.I)
+
+
+def core_name(name: str) -> str:
+    """A name without its level and authority qualifiers: the same procedure at two levels has one core name."""
+    return " ".join(fold_token(t) for t in normalize_tokens(_QUALIFIER.sub(" ", name)))
+
+
+def curated_texts(entry: object) -> list[str]:
+    """What a curated entry is called: its name, each alias, and its name with its keywords."""
+    name = str(getattr(entry, "name", ""))
+    keywords = " ".join(getattr(entry, "keywords", []) or [])
+    return [name, *getattr(entry, "aliases", []), *([f"{name} {keywords}"] if keywords else [])]
 
 
 def is_catalogue_id(entry_id: str) -> bool:
@@ -219,10 +240,15 @@ def _terms(folded: list[str]) -> list[str]:
 
 @dataclass
 class CatalogueIndex:
-    """Idf-weighted syllables and syllable pairs of the names (and, weakly, fields) of the rows."""
+    """Idf-weighted syllables and syllable pairs of the names (and, weakly, fields) of the rows.
+
+    ``postings`` find candidate rows by their rarer terms; each candidate is then scored against its own
+    term table (``rows``), a handful of dictionary look-ups per question word.
+    """
 
     codes: list[str]
-    postings: dict[str, tuple[array, array]]  # term -> (row indexes, weight in that row)
+    postings: dict[str, array]  # term -> row indexes
+    rows: list[dict[str, float]]  # per row: term -> weight (1 for its name, FIELD_WEIGHT for its field)
     idf: dict[str, float]
     name_sizes: array  # distinct name syllables per row
     modifiers: list[tuple[str, ...]]  # per row: its name's action words (MODIFIERS)
@@ -230,86 +256,99 @@ class CatalogueIndex:
     candidate_df: int
 
     @classmethod
-    def build(cls, entries: list[CatalogueEntry], table: Abbreviations, words: Abbreviations | None) -> "CatalogueIndex":
-        post: dict[str, dict[int, float]] = {}
+    def build(cls, entries: list[CatalogueEntry], table: Abbreviations, words: Abbreviations | None,
+              curated: dict[str, list[str]] | None = None) -> "CatalogueIndex":
+        """Rows for the catalogue entries, then one row per name and alias of each curated entry
+        (code ``CURATED + id``), so that both tiers are scored alike when they compete."""
+        post: dict[str, array] = {}
+        canon: dict[str, str] = {}  # one string object per term, shared by the rows' tables
+        rows: list[dict[str, float]] = []
         sizes = array("H")
         mods: list[tuple[str, ...]] = []
-        for n, e in enumerate(entries):
+        texts = [(e.code, e.name, e.field) for e in entries]
+        texts += [(CURATED + entry_id, name, "") for entry_id, names in (curated or {}).items() for name in names]
+        for n, (_, name_text, field_text) in enumerate(texts):
             weights: dict[str, float] = {}
-            marked = _analyze_marked(e.name, table, words, query=False)
+            marked = _analyze_marked(name_text, table, words, query=False)
             name = [f for f, _ in marked]
             for term in _terms(name):
-                weights[term] = 1.0
+                weights[canon.setdefault(term, term)] = 1.0
             for f, typed in marked:
                 if typed != f:
-                    weights[ACCENT + typed] = 1.0
-            for term in _analyze(e.field, table, words, query=False):
-                weights.setdefault(term, FIELD_WEIGHT)
-            for term, w in weights.items():
-                post.setdefault(term, {})[n] = w
+                    key = ACCENT + typed
+                    weights[canon.setdefault(key, key)] = 1.0
+            for term in _analyze(field_text, table, words, query=False):
+                weights.setdefault(canon.setdefault(term, term), FIELD_WEIGHT)
+            for term in weights:
+                p = post.get(term)
+                if p is None:
+                    post[term] = p = array("i")
+                p.append(n)
+            rows.append(weights)
             sizes.append(min(len(set(name)), 65535))
             mods.append(tuple(sorted(set(name) & MODIFIERS)))
-        total = max(len(entries), 1)
+        total = max(len(texts), 1)
         idf = {t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in post.items()}
-        postings = {t: (array("i", p.keys()), array("f", p.values())) for t, p in post.items()}
         unigrams = [v for t, v in idf.items() if " " not in t and not t.startswith(ACCENT)]
         mean = sum(unigrams) / max(len(unigrams), 1)
-        return cls([e.code for e in entries], postings, idf, sizes, mods, mean, max(8, int(total * CANDIDATE_DF)))
+        return cls([code for code, _, _ in texts], post, rows, idf, sizes, mods, mean,
+                   max(8, int(total * CANDIDATE_DF)))
 
     def search(self, marked: list[tuple[str, str]], limit: int = 3) -> list[tuple[int, float]]:
         """Rows by score (0..1): the share of the question's idf mass the row's name covers."""
         if not marked:
             return []
         folded = [f for f, _ in marked]
-        typed = {f: t for f, t in marked if t != f}  # syllables typed with diacritics
+        typed = {f: ACCENT + t for f, t in marked if t != f}  # syllables typed with diacritics
         qterms: dict[str, float] = {}  # unigrams
         pairs: dict[str, float] = {}
         unknown = 0.0
+        idf = self.idf
         for t in dict.fromkeys(folded):
-            if t in self.idf:
-                qterms[t] = self.idf[t]
+            if t in idf:
+                qterms[t] = idf[t]
             elif len(t) > 1:
                 unknown += self.mean_idf * UNKNOWN_SHARE
         for a, b in zip(folded, folded[1:]):
             t = f"{a} {b}"
-            if t in self.idf:
-                pairs[t] = self.idf[t]
+            if t in idf:
+                pairs[t] = idf[t]
         if not qterms:
             return []
-        mass = sum(qterms.values()) + unknown
-        pair_mass = sum(pairs.values()) or 1.0
+        pair_total = sum(pairs.values())
+        pair_mass = pair_total or 1.0
         # candidates from the rarer terms first; common ones only add to rows already found
-        ordered = sorted([*qterms, *pairs], key=lambda t: len(self.postings[t][0]))
+        ordered = sorted([*qterms, *pairs], key=lambda t: len(self.postings[t]))
         acc: dict[int, float] = {}
+        cap = self.candidate_df
         for t in ordered:
-            rows, _ = self.postings[t]
-            if acc and len(rows) > self.candidate_df:
+            found = self.postings[t]
+            if acc and len(found) > cap:
                 break
             w = qterms.get(t) or pairs[t]
-            for r in rows[: self.candidate_df * 4]:
-                acc[r] = acc.get(r, 0.0) + w
+            get = acc.get
+            for r in found[: cap * 4]:
+                acc[r] = get(r, 0.0) + w
         best = sorted(acc, key=acc.__getitem__, reverse=True)[:MAX_CANDIDATES]
         scored: list[tuple[int, float]] = []
+        min_mass = MIN_MATCHED * self.mean_idf
         for r in best:
+            table = self.rows[r]
             matched = 0.0
+            missed = 0.0
             names = 0
             for t, w in qterms.items():
-                rows, ws = self.postings[t]
-                i = _find(rows, r)
-                if i >= 0:
-                    accent = typed.get(t)
-                    if accent is not None:
-                        p = self.postings.get(ACCENT + accent)
-                        if p is None or _find(p[0], r) < 0:
-                            w *= ACCENT_WEIGHT
-                    matched += w * ws[i]
-                    names += ws[i] == 1.0
-            paired = 0.0
-            for t, w in pairs.items():
-                rows, ws = self.postings[t]
-                if _find(rows, r) >= 0:
-                    paired += w
-            cover = matched / mass
+                ws = table.get(t)
+                if ws is None:
+                    missed += min(w, self.mean_idf) * UNMATCHED_SHARE  # a rare word said but not named weighs less
+                    continue
+                accent = typed.get(t)
+                if accent is not None and accent not in table:
+                    w *= ACCENT_WEIGHT
+                matched += w * ws
+                names += ws == 1.0
+            paired = sum(w for t, w in pairs.items() if t in table)
+            cover = (matched + PAIR_COVER * paired) / (matched + missed + unknown + PAIR_COVER * pair_total or 1.0)
             share = min(names / max(self.name_sizes[r], 1), 1.0)
             score = cover * (0.72 + 0.2 * share + 0.08 * paired / pair_mass)
             for word in self.modifiers[r]:
@@ -317,22 +356,11 @@ class CatalogueIndex:
                     score *= MODIFIER_PENALTY
             if not paired and len(qterms) >= 2:
                 score *= NO_PAIR_PENALTY  # no two words of the question stand together in the name
-            if matched < MIN_MATCHED * self.mean_idf and names < 2:
+            if matched < min_mass and names < 2:
                 score *= 0.7  # one common word in common is no evidence
             scored.append((r, score))
         scored.sort(key=lambda x: (-x[1], self.name_sizes[x[0]]))
         return scored[:limit]
-
-
-def _find(rows: array, r: int) -> int:
-    lo, hi = 0, len(rows)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid] < r:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo if lo < len(rows) and rows[lo] == r else -1
 
 
 @dataclass(frozen=True)
@@ -359,16 +387,24 @@ class Catalogue:
         return self.entries.get(entry_id[len(ID_PREFIX):])
 
     def search(self, text: str, limit: int = 3) -> list[CatalogueMatch]:
+        return self.compare(text, limit)[0]
+
+    def compare(self, text: str, limit: int = 3) -> tuple[list[CatalogueMatch], tuple[str, float, frozenset[str]] | None]:
+        """The best catalogue rows, and the best curated entry on the same scale: (id, score, the words of
+        its best-fitting name or alias)."""
         marked = _analyze_marked(text[:1000], self.table, self.words, query=True)
         out: list[CatalogueMatch] = []
-        for r, score in self.index.search(marked, limit + 2 + (len(self.hidden) > 0) * 3):
+        curated: tuple[str, float, frozenset[str]] | None = None
+        for r, score in self.index.search(marked, limit + 12):
             code = self.index.codes[r]
-            if code in self.hidden:
-                continue
-            out.append(CatalogueMatch(self.entries[code], score))
-            if len(out) == limit:
-                break
-        return out
+            if code.startswith(CURATED):
+                if curated is None:
+                    words = frozenset(t for t, w in self.index.rows[r].items()
+                                      if w == 1.0 and " " not in t and not t.startswith(ACCENT))
+                    curated = (code[len(CURATED):], score, words)
+            elif code not in self.hidden and len(out) < limit:
+                out.append(CatalogueMatch(self.entries[code], score))
+        return out, curated
 
     def decide(self, found: list[CatalogueMatch]) -> str:
         """answer / ask / none. Close runners-up that only add words to the best name (its level or case
@@ -379,9 +415,12 @@ class Catalogue:
         if found[0].score < ANSWER_SCORE:
             return "answer" if clear and found[0].score >= CLEAR_SCORE else "ask"
         top = set(_analyze(found[0].entry.name, self.table, self.words, query=False))
+        core = core_name(found[0].entry.name)
         for other in found[1:]:
             if found[0].score - other.score >= ANSWER_MARGIN:
                 break
+            if core_name(other.entry.name) == core:
+                continue  # the same procedure at another level ("... (cấp xã)", "... thuộc thẩm quyền cấp tỉnh")
             if not top <= set(_analyze(other.entry.name, self.table, self.words, query=False)):
                 return "ask"
         return "answer"
@@ -390,8 +429,10 @@ class Catalogue:
         return len(self.entries) - len(self.hidden)
 
 
-def data_hash(kb_dir: Path, abbreviations: Path | None = None) -> str:
+def data_hash(kb_dir: Path, abbreviations: Path | None = None, curated: dict[str, list[str]] | None = None) -> str:
     digest = hashlib.sha256(f"catalogue-index-{INDEX_VERSION}".encode())
+    for entry_id, names in sorted((curated or {}).items()):
+        digest.update("\x1f".join([entry_id, *names]).encode())
     paths = [*catalogue_files(kb_dir), kb_dir / FOLDER / WORDS_FILE]
     if abbreviations is not None:
         paths.append(abbreviations)
@@ -408,15 +449,19 @@ def default_cache_dir() -> Path:
 
 
 def load_catalogue(kb_dir: Path, curated_codes: set[str] | frozenset[str] = frozenset(),
-                   abbreviations: Path | None = None, cache_dir: Path | None = None) -> Catalogue | None:
-    """The folder's catalogue, or None when it has no catalogue file. The index is cached on disk."""
+                   abbreviations: Path | None = None, cache_dir: Path | None = None,
+                   curated: dict[str, list[str]] | None = None) -> Catalogue | None:
+    """The folder's catalogue, or None when it has no catalogue file. The index is cached on disk.
+
+    ``curated_codes``: codes the curated entries answer (their rows are never offered); ``curated``: the curated
+    entries' names and aliases by id, indexed alongside so the two tiers can be compared on one scale."""
     files = catalogue_files(kb_dir)
     if not files:
         return None
     table = load_abbreviations(abbreviations)
     words_path = kb_dir / FOLDER / WORDS_FILE
     words = Abbreviations.load(words_path) if words_path.is_file() else None
-    key = data_hash(kb_dir, abbreviations)
+    key = data_hash(kb_dir, abbreviations, curated)
     cache = (cache_dir or default_cache_dir()) / f"catalogue-{key}.pickle"
     try:
         with cache.open("rb") as fh:
@@ -424,7 +469,7 @@ def load_catalogue(kb_dir: Path, curated_codes: set[str] | frozenset[str] = froz
         cat = Catalogue({e.code: e for e in entries}, index, table, words, problems, cached=True)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
         entries, problems = load_entries(kb_dir)
-        index = CatalogueIndex.build(entries, table, words)
+        index = CatalogueIndex.build(entries, table, words, curated)
         cat = Catalogue({e.code: e for e in entries}, index, table, words, problems)
         _write_cache(cache, (entries, index, problems))
     cat.hidden = frozenset(c for c in curated_codes if c in cat.entries)
@@ -470,28 +515,41 @@ class CatalogueReading:
 
 
 def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: float, limit: str = "",
-            out_of_scope: bool = False, curated_names: tuple[str, ...] = ()) -> CatalogueReading | None:
+            out_of_scope: bool = False) -> CatalogueReading | None:
     """The catalogue's reading of a procedure question, or None when the curated reading stands.
 
-    Consulted when the curated entries found nothing, were unsure (``decision`` "ask"), or answered weakly
-    while the catalogue names a procedure far more clearly (``OVERRIDE_MARGIN``); never for a topic the
-    assistant does not cover (``limit``) nor for text that reads as prices, weather, sport...
+    ``decision``/``best_score``: the curated matcher's reading. The catalogue speaks when the curated entries
+    found nothing, were unsure, or answered weakly, and a catalogue row explains the question clearly better
+    than any curated name or alias does on the catalogue's own scale (``compare``). Never for a topic the
+    assistant does not cover (``limit``); text that reads as prices, weather, travel... gets only a clear answer.
     """
-    if catalogue is None or limit or out_of_scope or not text.strip():
+    if catalogue is None or not text.strip():
         return None
-    found = catalogue.search(text, 3)
+    if limit:
+        from knowledge.limits import get_limit
+
+        topic = get_limit(limit)
+        if topic is None or topic.always:
+            return None  # "vé máy bay", "facebook": said to be outside, whatever else is named
+    found, curated = catalogue.compare(text, 3)
     verdict = catalogue.decide(found)
     if verdict == "none":
         return None
-    if decision == "answer" and not (verdict == "answer" and best_score < OVERRIDE_BELOW
-                                     and found[0].score >= best_score + OVERRIDE_MARGIN):
-        return None
-    if decision != "none" and curated_names:
-        top = set(_analyze(found[0].entry.name, catalogue.table, catalogue.words, query=True))
-        for name in curated_names:  # the curated candidate is this very procedure (no code links them)
-            words = set(_analyze(name, catalogue.table, catalogue.words, query=True))
-            if top and len(top & words) / len(top) >= SAME_NAME:
-                return None
-    if decision == "ask" and verdict != "answer":
-        return None  # both unsure: the curated choices stay
+    if limit and not (verdict == "answer" and found[0].score >= ANSWER_SCORE):
+        return None  # a topic the assistant does not cover, unless the catalogue names a procedure clearly
+    if out_of_scope and not (verdict == "answer" and found[0].score >= OUT_OF_SCOPE_SCORE):
+        return None  # "giá vé tour du lịch": not the tourism procedures
+    rival = curated[1] if curated else 0.0
+    if curated and rival >= SUB_CASE_SCORE and curated[2] <= set(
+            _analyze(found[0].entry.name, catalogue.table, catalogue.words, query=False)):
+        return None  # the row is a case of a curated topic ("thai sản ... khi vợ sinh con"): the curated entry
+    if decision == "answer":
+        if (verdict != "answer" or best_score >= OVERRIDE_BELOW or found[0].score < ANSWER_SCORE
+                or found[0].score < rival + OVERRIDE_MARGIN):
+            return None
+    elif decision == "ask":
+        if verdict != "answer" or found[0].score < rival + ASK_OVER_MARGIN:
+            return None  # both unsure, or a curated name fits as well: the curated choices stay
+    elif found[0].score <= rival:
+        return None  # a curated name fits better although the curated matcher found nothing sure
     return CatalogueReading(verdict, found if verdict == "ask" else found[:1])

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from knowledge.catalogue import consult, load_catalogue
+from knowledge.catalogue import consult, curated_texts, load_catalogue
 from knowledge.intent import looks_out_of_scope
 from knowledge.loader import BUNDLED_DIR, load_knowledge
 from knowledge.matcher import Matcher, MatchResult
@@ -35,14 +35,13 @@ def result_json(result: MatchResult) -> dict:
     }
 
 
-def with_catalogue(out: dict, result: MatchResult, catalogue, names: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+def with_catalogue(out: dict, result: MatchResult, catalogue) -> dict:  # type: ignore[no-untyped-def]
     """The catalogue tier's answer (ids ``tthc:CODE``) where the curated entries give none or a weak one."""
     if result.intent not in ("procedure", "unknown"):
         return out
     best = result.matches[0].score if result.matches and result.decision != "none" else 0.0
     reading = consult(catalogue, result.query, result.decision if result.intent == "procedure" else "none", best,
-                      result.limit, looks_out_of_scope(result.normalized),
-                      tuple(names[m.id] for m in result.matches[:3] if m.id in names))
+                      result.limit, looks_out_of_scope(result.normalized))
     if reading is None:
         return out
     return {**out, "intent": "procedure", "decision": reading.decision,
@@ -56,13 +55,13 @@ def run(stdin: TextIO, stdout: TextIO, kb_dir: Path, catalogue: bool = True) -> 
         print(f"warning: {problem}", file=sys.stderr)
     matcher = Matcher.build(loaded.entries)
     codes = {getattr(e, "procedure_code", "") for e in loaded.entries} - {""}
-    tier = load_catalogue(kb_dir, codes) if catalogue else None
-    names = {e.id: e.name for e in loaded.entries}
+    names = {e.id: curated_texts(e) for e in loaded.entries}
+    tier = load_catalogue(kb_dir, codes, curated=names) if catalogue else None
     for line in stdin:
         query = line.rstrip("\r\n")
         try:
             result = understand(matcher, query)
-            out = with_catalogue(result_json(result), result, tier, names)
+            out = with_catalogue(result_json(result), result, tier)
         except Exception as exc:  # one bad line must not stop the batch
             print(f"error on {query[:80]!r}: {exc!r}", file=sys.stderr)
             out = {"query": query, "intent": "unknown", "matches": []}

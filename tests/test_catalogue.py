@@ -10,7 +10,7 @@ import pytest
 
 from knowledge import catalogue
 from knowledge.base import KnowledgeBase
-from knowledge.catalogue import consult, load_catalogue
+from knowledge.catalogue import consult, core_name, load_catalogue
 from knowledge.intent import looks_out_of_scope
 from knowledge.loader import BUNDLED_DIR
 from knowledge.understanding import understand
@@ -95,9 +95,8 @@ def _reading(kb: KnowledgeBase, text: str):  # type: ignore[no-untyped-def]
     if r.intent not in ("procedure", "unknown"):
         return None
     best = r.matches[0].score if r.matches and r.decision != "none" else 0.0
-    names = tuple(kb.entries[m.id].name for m in r.matches[:3])
     return consult(kb.catalogue, text, r.decision if r.intent == "procedure" else "none", best, r.limit,
-                   looks_out_of_scope(r.normalized), names)
+                   looks_out_of_scope(r.normalized))
 
 
 def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase) -> None:
@@ -108,13 +107,15 @@ def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase) -> None
         reading = _reading(kb, c["q"])
         if reading is None:
             continue
-        codes = [m.entry.code for m in reading.matches]
-        answered += reading.decision == "answer" and codes[0] == c["code"]
-        offered += c["code"] in codes
+        # the same procedure at another level ("... (cấp xã)" / "... (cấp tỉnh)") is the right one too
+        wanted = core_name(kb.catalogue.entries[c["code"]].name)
+        right = [m.entry.code == c["code"] or core_name(m.entry.name) == wanted for m in reading.matches]
+        answered += reading.decision == "answer" and right[0]
+        offered += any(right)
     share = answered / len(cases)
     print(f"\ncatalogue questions: {answered}/{len(cases)} answered with the right code ({share:.1%}), "
           f"right code among the choices or the card {offered}/{len(cases)}")
-    assert share >= 0.5  # measured 52.6% on 30/11/2026; the target is 90% (not reached, see README)
+    assert share >= 0.6  # measured 61.4% on 30/11/2026; the target is 90%, not reached (see docs/catalogue.md)
 
 
 def test_out_of_scope_questions_get_no_catalogue_card(kb: KnowledgeBase) -> None:
