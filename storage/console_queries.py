@@ -138,6 +138,13 @@ class ConsoleQueries:
         async with self.store.sessions() as db:
             return list((await db.execute(q)).scalars())
 
+    async def outbox_by_keys(self, keys: list[str]) -> list[Outbox]:
+        """Outbox rows by their exact dedup keys (unique index lookups)."""
+        if not keys:
+            return []
+        async with self.store.sessions() as db:
+            return list((await db.execute(select(Outbox).where(Outbox.dedup_key.in_(keys[:200])))).scalars())
+
     # --- figures ------------------------------------------------------------------------
 
     def _week(self, column: Any) -> Any:

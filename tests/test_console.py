@@ -213,6 +213,9 @@ async def test_actions_reach_the_citizen_through_the_outbox(srv: ConsoleServer,
     assert f"NGƯỜI DÂN BỔ SUNG {c.code}" in card.text and "┃ Sáng thứ hai" in card.text
     detail = (await lx.get(url)).text
     assert "Người dân bổ sung" in detail and "Sáng thứ hai" in detail
+    timeline = detail[detail.index('id="timeline"'):]
+    assert timeline.index("Người dân gửi") < timeline.index("Đã gửi tới nhóm của cơ quan")  # the card, delivered
+    assert timeline.index("Cơ quan tiếp nhận") < timeline.index("Cơ quan hỏi thêm người dân")
 
     before = len(fake.to(CITIZEN))
     await act("answer", text="Dạ, phường đã làm việc với cán bộ Hùng, mời anh/chị đến nhận kết quả")

@@ -270,7 +270,7 @@ class Console:
         if not who.may_see_complaint(c.agency_key):
             await self.repo.audit(who.actor, "view", c.code or "", "refused")
             return self.message(T.FORBIDDEN, 403, who, signed, request)
-        events = await self.ops.repo.events(c.id)
+        events = await self.timeline(c)
         media = await self.media(c)
         proc = self.services.kb.get(c.procedure_id) if c.procedure_id else None
         msg = request.query_params.get("done", "")
@@ -338,6 +338,25 @@ class Console:
         if action == "transfer" and not who.may_see_complaint(res.agency_key):
             return _redirect("/console/complaints")
         return _redirect(f"{back}?done={action}")
+
+    async def timeline(self, c: Any) -> list[Any]:
+        """The complaint's events, with the delivery of its cards to the agency's chats (from the outbox:
+        a card's dedup key is ``pakn:<complaint>:<event>:card:<channel>:<chat>``)."""
+        events = list(await self.ops.repo.events(c.id))
+        keys: dict[str, Any] = {}
+        for e in events:
+            if e.kind in ("created", "transferred", "reopened") and self.directory is not None:
+                for channel, chat in self.directory.chats(e.agency_key):
+                    keys[f"pakn:{c.id}:{e.id}:card:{channel}:{chat}"] = e
+        for row in await self.q.outbox_by_keys(list(keys)):
+            e = keys[row.dedup_key]
+            if row.status == "sent" and row.sent_at is not None:
+                events.append(SimpleNamespace(kind="sent", created_at=row.sent_at, actor="", note="",
+                                              agency_key=e.agency_key, id=e.id))
+            elif row.status == "failed":
+                events.append(SimpleNamespace(kind="send_failed", created_at=row.created_at, actor="", note="",
+                                              agency_key=e.agency_key, id=e.id))
+        return sorted(events, key=lambda e: (e.created_at, e.id, e.kind in ("sent", "send_failed")))
 
     async def media(self, c: Any) -> list[Any]:
         """The complaint's photos, documents and place, in the citizen's order (``complaint_media``); a

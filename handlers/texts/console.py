@@ -101,6 +101,8 @@ D_TIMELINE = "Diễn biến"
 D_ACTIONS = "Xử lý"
 EVENT_LABEL = {
     "created": "Người dân gửi",
+    "sent": "Đã gửi tới nhóm của cơ quan",
+    "send_failed": "Gửi tới nhóm của cơ quan không được (xem \"Tin gửi lỗi\")",
     "received": "Cơ quan tiếp nhận",
     "answered": "Cơ quan trả lời",
     "transferred": "Chuyển cơ quan",
