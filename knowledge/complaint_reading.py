@@ -148,7 +148,7 @@ class Reading:
 
 def topic_scores(text: str, topics: Topics | None = None) -> dict[str, float]:
     """Points per topic: each phrase found (longest first; a phrase inside a longer one found counts once)
-    gives its number of words; a tenth of a point per letter of the longest phrase breaks ties."""
+    gives its number of words; a hundredth of a point per letter of the longest phrase breaks ties."""
     topics = topics or load_topics()
     rest = f" {fold(expand(text))} "
     scores: dict[str, float] = {}
@@ -159,7 +159,7 @@ def topic_scores(text: str, topics: Topics | None = None) -> dict[str, float]:
             scores[key] = scores.get(key, 0) + len(phrase.split())
             longest[key] = max(longest.get(key, 0), len(phrase))
             rest = rest.replace(needle, " | ", 1)
-    return {k: v + min(longest[k], 9) / 10 for k, v in scores.items()}
+    return {k: v + min(longest[k], 40) / 100 for k, v in scores.items()}
 
 
 def pick_topic(text: str, scores: dict[str, int], dossier_code: str, topics: Topics) -> str:
