@@ -82,9 +82,11 @@ def to_incoming(update: Update | dict[str, Any]) -> Incoming | None:
     text = msg.get("text")
     replied = msg.get("reply_to_message")
     reply_to = str(replied.get("message_id", "")) if isinstance(replied, dict) else ""
-    if base["chat_type"] == "group" and not isinstance(text, str) and not (reply_to and _media(msg)):
+    caption = msg.get("caption")
+    for_ticket = isinstance(caption, str) and caption.strip()[:2].upper() == "HT"
+    if base["chat_type"] == "group" and not isinstance(text, str) and not ((reply_to or for_ticket) and _media(msg)):
         return None  # photos, stickers and the like in groups (agency chats) are chatter, not for the bot
-        # (a photo or document sent as a reply to one of the bot's messages is a helper's, for the citizen)
+        # (a photo or document replying to the bot's message, or captioned "HT12 …", is a helper's, for the citizen)
     if isinstance(text, str):
         text = clean_incoming(text)
         command = _command(text, msg.get("entities"))

@@ -85,8 +85,9 @@ def to_incoming(body: Any) -> Incoming | None:
             parts = text.split(None, 1)
             return Incoming(kind="command", text=command, args=parts[1].strip() if len(parts) > 1 else "", **base)
         return Incoming(kind="text", text=text, **base)
-    if chat_type == "group":
-        return None  # images, stickers and other events in groups (agency chats) are not for the bot
+    if chat_type == "group" and not (event == EVENT_IMAGE and isinstance(msg.get("caption"), str)):
+        return None  # stickers, other events and uncaptioned images in groups (agency chats) are not for the bot
+        # (a captioned image may be a helper's, "HT12 …", for the citizen in a live chat)
     if event == EVENT_IMAGE:
         url = _photo_url(msg)
         caption = msg.get("caption")

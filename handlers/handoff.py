@@ -28,7 +28,7 @@ from handlers.context import Context, Services
 from handlers.handoff_directory import HandoffDirectory, Target, desks_of, load_teams
 from handlers.router import Router
 from handlers.texts import handoff as T
-from handlers.types import Button, Reply
+from handlers.types import Attachment, Button, Reply
 from knowledge.communes import get_commune, match_commune
 from knowledge.normalize import fold
 from storage.complaints import Message
@@ -43,6 +43,8 @@ TEXT_MAX = 1500
 SUMMARY_MAX = 1500
 CODES_DAYS = 30  # a dossier followed or a complaint filed this recently is named on the card
 JOB_INTERVAL = 30.0  # seconds between checks of unclaimed and silent tickets
+QUEUE_SPACING = dt.timedelta(minutes=2)  # a waiting citizen hears of a new place in the queue at most this often
+CAPTION_MAX = 800
 END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "xong roi", "cam on, ket thuc"}
 CHOICES_KEY = "_choices"  # the dispatcher's numbered choices (cleared while a person is talking)
 COMMUNE_KEY = "home_commune"  # {"code", "name"} remembered once asked
@@ -184,6 +186,7 @@ async def _open(ctx: Context) -> list[Reply]:
     ctx.session.data["handoff_id"] = t.id
     lines = [T.NOTIFYING.format(target=target.name)]
     ahead = await r.waiting_before(t)
+    await r.queue_shown(t.id, ahead)  # later places are told only when it moves forward (check_timers)
     if ahead:
         lines.append(T.QUEUE.format(n=ahead))
     lines.append(T.WAIT_LIMIT.format(minutes=ctx.settings.handoff_claim_minutes))
@@ -274,8 +277,8 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         return None  # the assistant answers as usual; the way back says it is still waiting (see resume)
     ctx.session.data.pop(CHOICES_KEY, None)  # a person is talking: "1" is a message, not a menu choice
     ctx.session.data["handoff_id"] = t.id  # "menu" then ends the chat (menu_note)
-    if ctx.incoming.kind == "photo":
-        return [Reply.make(T.PHOTO_NOT_RELAYED)]
+    if ctx.incoming.kind in ("photo", "document"):
+        return await _citizen_file(ctx, t)
     if ctx.incoming.kind != "text":
         return []
     if fold(ctx.text) in END_WORDS:
@@ -286,6 +289,48 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         ctx.session.state = ""
         return None
     return []  # silent: the person answers, not the assistant
+
+
+def incoming_file(ctx: Context) -> Attachment | None:
+    """The photo or document of this update, with its caption cleaned (None if there is none)."""
+    att = ctx.incoming.attachment
+    if att is None:
+        return None
+    return Attachment(att.kind, att.ref, att.source, clean_text(att.caption, CAPTION_MAX), att.name[:160])
+
+
+def _what(att: Attachment) -> str:
+    return T.WHAT_PHOTO if att.kind == "photo" else T.WHAT_DOCUMENT
+
+
+def _transcript(att: Attachment) -> str:
+    if att.kind == "photo":
+        return T.TRANSCRIPT_PHOTO.format(caption=att.caption).strip()
+    return T.TRANSCRIPT_DOCUMENT.format(name=att.name or "", caption=att.caption).strip()
+
+
+def _forward(att: Attachment, head: str) -> list[dict[str, str]]:
+    """The file as the other side gets it: the sender named on top of its caption."""
+    caption = f"{head}\n{att.caption}" if att.caption else head
+    return [Attachment(att.kind, att.ref, att.source, caption, att.name).to_dict()]
+
+
+async def _citizen_file(ctx: Context, t: HandoffTicket) -> list[Reply]:
+    """A photo (or, on Telegram, a document) from the citizen during a live chat: relayed to the helper's
+    chat through the outbox, or, if that app cannot receive it, the citizen is told so (never "sent")."""
+    att = incoming_file(ctx)
+    channel, chat = _staff_chat(t)
+    if att is None or not chat:
+        return [Reply.make(T.PHOTO_NOT_RELAYED)]
+    if not att.reachable_on(channel):
+        return [Reply.make(T.FILE_NOT_TO_STAFF.format(channel=T.CHANNELS.get(channel, channel), what=_what(att)))]
+    media = _forward(att, T.CAPTION_FROM_CITIZEN.format(code=t.code))
+    res = await repo(ctx).relay(t.id, "citizen", _transcript(att), _update_key(ctx),
+                                lambda t: [Message(channel, chat, "", "line", [], media=media)])
+    if isinstance(res, str) and res.startswith("status:"):
+        ctx.session.state = ""
+        return [Reply.make(T.STAFF_CLOSED_ALREADY.format(code=t.code), [_menu_row()])]
+    return []  # silent, as for text: the person answers
 
 
 async def _phone_text(ctx: Context, tid_text: str) -> list[Reply] | None:
@@ -335,7 +380,9 @@ async def way_back(ctx: Context) -> Reply | None:
     t = await repo(ctx).get(int(arg))
     if t is None or t.status != "waiting":
         return None
-    return Reply.make(T.STILL_WAITING.format(target=t.target_name), [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")]])
+    ahead = await repo(ctx).waiting_before(t)
+    text = T.STILL_WAITING.format(target=t.target_name) + (f"\n{T.QUEUE.format(n=ahead)}" if ahead else "")
+    return Reply.make(text, [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")]])
 
 
 def _update_key(ctx: Context) -> str:
@@ -421,7 +468,9 @@ async def on_action(ctx: Context, arg: str) -> list[Reply]:
             ctx.session.data["handoff_id"] = t.id
             if t.status == "live":
                 return [Reply.make(T.ALREADY_LIVE.format(name=t.claimed_name, target=t.target_name))]
-            return [Reply.make(T.STILL_WAITING.format(target=t.target_name))]
+            ahead = await repo(ctx).waiting_before(t)
+            return [Reply.make(T.STILL_WAITING.format(target=t.target_name)
+                               + (f"\n{T.QUEUE.format(n=ahead)}" if ahead else ""))]
         return await _end_by_citizen(ctx, t)
     if verb == "end":
         return await _end_by_staff(ctx, t)
@@ -481,8 +530,9 @@ def _taken(t: HandoffTicket) -> Reply:
     return Reply.make(T.STAFF_CLOSED_ALREADY.format(code=t.code))
 
 
-async def staff_say(ctx: Context, t: HandoffTicket, text: str) -> list[Reply]:
-    """A helper's line to the citizen (reply in the group, /traloi, or a private message)."""
+async def staff_say(ctx: Context, t: HandoffTicket, text: str, att: Attachment | None = None) -> list[Reply]:
+    """A helper's line to the citizen (reply in the group, /traloi, or a private message); with ``att``, a photo
+    or document (its caption in ``att``), relayed as the file itself."""
     if t.status == "waiting":
         claimed = await claim(ctx, t)
         t = await repo(ctx).get(t.id) or t
@@ -492,6 +542,16 @@ async def staff_say(ctx: Context, t: HandoffTicket, text: str) -> list[Reply]:
         return [_taken(t)]
     if t.claimed_by != actor(ctx):
         return [Reply.make(T.STAFF_NOT_YOURS.format(code=t.code, name=t.claimed_name))]
+    if att is not None:
+        if not att.reachable_on(t.channel):
+            return [Reply.make(T.FILE_NOT_TO_CITIZEN.format(channel=T.CHANNELS.get(t.channel, t.channel),
+                                                            what=_what(att)))]
+        media = _forward(att, T.CAPTION_FROM_STAFF.format(name=t.claimed_name))
+        res = await repo(ctx).relay(t.id, actor(ctx), _transcript(att), _update_key(ctx),
+                                    lambda t: [Message(t.channel, t.chat_id, "", "line", [], media=media)])
+        if isinstance(res, str) and res.startswith("status:"):
+            return [_taken(await repo(ctx).get(t.id) or t)]
+        return []
     text = clean_text(text, TEXT_MAX)
     if not text:
         return [Reply.make(T.STAFF_USAGE)]
@@ -521,21 +581,30 @@ async def _end_by_staff(ctx: Context, t: HandoffTicket) -> list[Reply]:
 
 
 async def _staff_private(ctx: Context, tid_text: str) -> list[Reply] | None:
-    """A helper who took a ticket types in a private chat with the bot: it goes to the citizen."""
-    if ctx.incoming.chat_type != "private" or ctx.incoming.kind != "text" or not tid_text.isdigit():
+    """A helper who took a ticket types in a private chat with the bot: it goes to the citizen (photos too)."""
+    kind = ctx.incoming.kind
+    if ctx.incoming.chat_type != "private" or kind not in ("text", "photo", "document") or not tid_text.isdigit():
         return None
     t = await repo(ctx).get(int(tid_text))
     if t is None or t.status != "live" or t.claimed_by != actor(ctx):
         ctx.session.state = ""
         return None
+    if kind != "text":
+        att = incoming_file(ctx)
+        return await staff_say(ctx, t, "", att) if att is not None else [Reply.make(T.STAFF_USAGE)]
     if fold(ctx.text) in END_WORDS:
         return await _end_by_staff(ctx, t)
     return await staff_say(ctx, t, ctx.text)
 
 
 async def on_group_text(ctx: Context) -> list[Reply] | None:
-    """In group chats: a reply to a ticket card or line is a helper's message; chatter in team chats is ignored."""
+    """In group chats: a reply to a ticket card or line is a helper's message; chatter in team chats is ignored.
+
+    A photo or document is a helper's when it replies to a card or line (Telegram), or when its caption
+    starts with the ticket's code ("HT12 ảnh màn hình đúng", Zalo has no replies); other files are chatter."""
     inc = ctx.incoming
+    if inc.kind in ("photo", "document"):
+        return await _group_file(ctx)
     if inc.kind != "text":
         return None
     if inc.reply_to:
@@ -550,6 +619,20 @@ async def on_group_text(ctx: Context) -> list[Reply] | None:
     if targets and not any(t.is_desk for t in targets):
         return []  # a team's group: the bot only acts on its cards, commands and replies
     return None
+
+
+async def _group_file(ctx: Context) -> list[Reply]:
+    inc = ctx.incoming
+    att = incoming_file(ctx)
+    tid = await repo(ctx).by_card(inc.channel, inc.chat_id, inc.reply_to) if inc.reply_to else None
+    if tid is None and att is not None and att.caption.upper().startswith("HT"):
+        tid, rest = _ticket_arg(att.caption)
+        if tid is not None:
+            att = Attachment(att.kind, att.ref, att.source, rest, att.name)
+    t = await repo(ctx).get(tid) if tid is not None else None
+    if t is None or att is None:
+        return []  # a photo shared among staff: not for the bot, and nothing said in the group
+    return await staff_say(ctx, t, "", att)
 
 
 def _ticket_arg(args: str) -> tuple[int | None, str]:
@@ -647,6 +730,7 @@ async def check_timers(services: Services) -> tuple[int, int, int]:
 
         if not isinstance(await r.close(t.id, "unclaimed", render_expired, expect=("waiting",), status="expired"), str):
             expired += 1
+    await tell_queue_places(services)
     silent = now - dt.timedelta(minutes=services.settings.handoff_idle_minutes)
     for t in await r.idle_live(silent):
         def render_idle(t: HandoffTicket) -> list[Message]:
@@ -659,6 +743,28 @@ async def check_timers(services: Services) -> tuple[int, int, int]:
         if not isinstance(await r.close(t.id, "idle", render_idle, expect=("live",), older_than=silent), str):
             idle += 1
     return escalated, expired, idle
+
+
+async def tell_queue_places(services: Services) -> int:
+    """Waiting citizens whose place in their team's queue moved forward hear it (at most every QUEUE_SPACING,
+    once per place: a flood of claims gives one message, not one per claim); returns how many were told."""
+    r = repo(services)
+    queues: dict[str, list[HandoffTicket]] = defaultdict(list)
+    for t in await r.waiting():  # in id order: the queue of each team or desk
+        queues[t.target_key].append(t)
+    told = 0
+    for queue in queues.values():
+        for place, t in enumerate(queue):
+            if t.queue_told is not None and place >= t.queue_told:
+                continue
+
+            def render(t: HandoffTicket, place: int = place) -> list[Message]:
+                text = (T.QUEUE_NEXT.format(target=t.target_name) if place == 0 else
+                        T.QUEUE_NOW.format(n=place, target=t.target_name))
+                return [_citizen(t, text, f"queue{place}")]  # no buttons: the citizen may be in another flow
+
+            told += await r.tell_queue(t.id, place, QUEUE_SPACING, render)
+    return told
 
 
 # --- figures ------------------------------------------------------------------------------------------

@@ -42,11 +42,11 @@ class Attachment:
         return cls(kind, ref, source, str(d.get("caption") or ""), str(d.get("name") or ""))
 
     def reachable_on(self, channel: str) -> bool:
-        """Whether ``channel`` can send this again: a Telegram file_id only on Telegram; a URL on Telegram
-        and Zalo (the terminal shows a line for it)."""
-        if self.source == "telegram":
-            return channel == "telegram"
-        return channel in ("telegram", "zalo") or self.kind == "photo"
+        """Whether ``channel`` can send this to its chats: Telegram anything (its own file ids, or a URL it
+        fetches); Zalo photos by URL only (no documents, and a Telegram file id means nothing there)."""
+        if channel == "telegram":
+            return True
+        return channel == "zalo" and self.kind == "photo" and self.source == "url"
 
 
 @dataclass(frozen=True)

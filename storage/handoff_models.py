@@ -44,6 +44,9 @@ class HandoffTicket(Base):
     closed_by: Mapped[str] = mapped_column(String(80), default="")  # "citizen", "staff:...", "idle", "unclaimed"
     last_activity_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the queue position last told to the waiting citizen, and when (updates are spaced, never a flood)
+    queue_told: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    queue_told_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class HandoffMessage(Base):

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,6 +151,30 @@ class HandoffRepo:
             assert t is not None
             self._enqueue(db, t, f"phone-{phone[-4:]}", render(t))
             return t
+
+    async def tell_queue(self, ticket_id: int, position: int, spacing: dt.timedelta, render: Render) -> bool:
+        """Tell a waiting citizen their new place in the queue, once per place and at most once per ``spacing``:
+        only if it moved forward since last told (``queue_told``), guarded in one UPDATE (several workers)."""
+        now = self.store.now()
+        async with self.store.sessions.begin() as db:
+            res = await db.execute(
+                update(HandoffTicket).where(
+                    HandoffTicket.id == ticket_id, HandoffTicket.status == "waiting",
+                    or_(HandoffTicket.queue_told.is_(None), HandoffTicket.queue_told > position),
+                    or_(HandoffTicket.queue_told_at.is_(None), HandoffTicket.queue_told_at <= now - spacing))
+                .values(queue_told=position, queue_told_at=now))
+            if res.rowcount != 1:
+                return False
+            t = await db.get(HandoffTicket, ticket_id)
+            assert t is not None
+            self._enqueue(db, t, f"queue{position}", render(t))
+            return True
+
+    async def queue_shown(self, ticket_id: int, position: int) -> None:
+        """The place the citizen was shown when the ticket was opened (later updates only when it moves)."""
+        async with self.store.sessions.begin() as db:
+            await db.execute(update(HandoffTicket).where(HandoffTicket.id == ticket_id)
+                             .values(queue_told=position, queue_told_at=self.store.now()))
 
     async def rate(self, ticket_id: int, user_id: int, n: int) -> bool:
         async with self.store.sessions.begin() as db:

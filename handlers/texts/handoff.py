@@ -68,6 +68,21 @@ ASK_RATING = "Anh/chị thấy sự hỗ trợ vừa rồi thế nào ạ? (1 = 
 RATED = "Dạ, em cảm ơn anh/chị đã đánh giá {n}/5 ạ."
 RATE_GONE = "Dạ, cuộc trò chuyện này đã được đánh giá hoặc không còn nữa ạ."
 PHOTO_NOT_RELAYED = "Dạ, hiện em chưa chuyển được ảnh ạ. Anh/chị mô tả bằng chữ giúp em nhé."
+# A photo or document the other side's app cannot receive (a Telegram file to Zalo; documents on Zalo).
+FILE_NOT_TO_STAFF = ("Dạ, người hỗ trợ đang nhắn qua {channel} nên {what} này em chưa chuyển được ạ. "
+                     "Anh/chị mô tả bằng chữ giúp em nhé.")
+FILE_NOT_TO_CITIZEN = ("Dạ, người dân đang nhắn qua {channel} nên {what} này em chưa chuyển được ạ. "
+                       "Anh/chị gõ nội dung (hoặc gửi ảnh nếu là tệp) giúp em.")
+WHAT_PHOTO = "ảnh"
+WHAT_DOCUMENT = "tệp"
+TRANSCRIPT_PHOTO = "[ảnh] {caption}"
+TRANSCRIPT_DOCUMENT = "[tệp {name}] {caption}"
+CAPTION_FROM_STAFF = "💬 {name}"
+CAPTION_FROM_CITIZEN = "👤 {code}"
+
+# --- queue: where the citizen stands while several wait (told when it changes, spaced out) ---------
+QUEUE_NOW = "Dạ, trước anh/chị còn {n} người đang chờ {target} ạ."
+QUEUE_NEXT = "Dạ, anh/chị là người tiếp theo, {target} sẽ nhận ngay khi có người rảnh ạ."
 
 # --- time -----------------------------------------------------------------------------
 ESCALATED_CITIZEN = (
