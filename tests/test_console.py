@@ -76,6 +76,12 @@ async def test_roles_see_only_their_own(srv: ConsoleServer, clients: dict[str, h
     assert refused.status_code == 403 and "không có quyền" in refused.text and tp.description not in refused.text
     everything = await clients["operator"].get("/console/complaints")
     assert lx.code in everything.text and tp.code in everything.text
+    # operators see every complaint; acting stays with the agency's staff, as in the chat
+    seen = await clients["operator"].get(f"/console/complaints/{tp.id}")
+    assert seen.status_code == 200 and "không thao tác được" in seen.text and 'id="act-answer"' not in seen.text
+    refused = await clients["operator"].post(f"/console/complaints/{tp.id}/act",
+                                             data={"action": "close", "csrf": csrf_of(seen.text)})
+    assert refused.status_code == 403 and (await srv.services.extras["complaint_ops"].repo.get(tp.id)).status == "new"
     # a team helper has the handoff pages, not the complaints
     assert (await clients["helper"].get("/console/complaints")).status_code == 403
     assert (await clients["helper"].get("/console/handoffs")).status_code == 200

@@ -280,7 +280,9 @@ class Console:
         err = request.query_params.get("error", "")
         error = (T.ERR_STATUS.format(status=T.STATUS_LABEL.get(c.status, c.status)) if err == "status"
                  else ERRORS.get(err, ""))
+        can_act = await self.ops.is_staff(c.agency_key, who.actor)
         return self.page(request, "complaint.html", who, signed, c=c, events=events, proc=proc, media=media,
+                         can_act=can_act,
                          agency=self.agency_name(c.agency_key), notice=notice, error=error,
                          is_open=c.status in OPEN_STATUSES, can_answer=c.status in (*OPEN_STATUSES, "answered"),
                          can_receive=c.status in ("new", "transferred", "reopened"),
@@ -307,7 +309,7 @@ class Console:
         if action not in ACTIONS:
             return self.message(T.BAD_FORM, 400, who, signed, request)
         ops = self.ops
-        if not await ops.is_staff(c.agency_key, who.actor) and not who.operator:
+        if not await ops.is_staff(c.agency_key, who.actor):  # as in the chat: the agency's staff act, others see
             await ops.refuse(c.id, who.actor, f"console:{action}")
             await self.repo.audit(who.actor, action, c.code or "", "refused")
             return self.message(T.FORBIDDEN, 403, who, signed, request)
@@ -454,11 +456,16 @@ class Console:
         for r in rows:
             entry = kb.get(r["best_id"]) if r["best_id"] else None
             r["best_name"] = entry.name if entry is not None else ""
+        demand = await self.services.store.catalogue_demand(limit=100, since=self.now() - dt.timedelta(days=days))
+        catalogue = getattr(kb, "catalogue", None)  # catalogue procedures asked about: which to curate next
+        for r in demand:
+            entry = catalogue.get(r["entry_id"]) if catalogue is not None else None
+            r["name"], r["link"] = (entry.name, entry.link) if entry is not None else ("", "")
         if request.query_params.get("format") == "csv":
             return csv_response("cau-hoi-chua-tra-loi.csv", [T.K_COUNT, T.K_QUESTION, T.K_CLOSEST, T.K_SCORE],
                                 [[r["count"], r["question"], r["best_name"] or r["best_id"] or "",
                                   "" if r["score"] is None else r["score"]] for r in rows])
-        return self.page(request, "knowledge.html", who, signed, rows=rows, days=days)
+        return self.page(request, "knowledge.html", who, signed, rows=rows, days=days, demand=demand)
 
     async def entry(self, request: Request) -> Response:
         got = await self.viewer(request)

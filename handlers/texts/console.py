@@ -115,6 +115,7 @@ EVENT_LABEL = {
     "asked": "Cơ quan hỏi thêm người dân",
     "info": "Người dân bổ sung",
 }
+VIEW_ONLY = "Chỉ cán bộ của {agency} xử lý phản ánh này; anh/chị xem được, không thao tác được."
 ACT_RECEIVE = "Tiếp nhận"
 ACT_ANSWER = "Gửi trả lời"
 ACT_ANSWER_LABEL = "Câu trả lời cho người dân"
@@ -176,6 +177,11 @@ K_QUESTION = "Câu hỏi (ví dụ)"
 K_CLOSEST = "Mục gần nhất"
 K_SCORE = "Độ khớp"
 K_NONE = "—"
+K_CATALOGUE_TITLE = "Thủ tục trong danh mục được hỏi nhiều"
+K_CATALOGUE_INTRO = ("Các thủ tục này trợ lý mới chỉ trả lời bằng thẻ ngắn (mã, nơi giải quyết, trang chính thức). "
+                     "Thủ tục được hỏi nhiều nên được biên soạn đầy đủ trước.")
+K_CODE = "Mã thủ tục"
+K_PROCEDURE = "Thủ tục"
 ENTRY_TITLE = "Mục kiến thức: {name}"
 ENTRY_FIELD = "Lĩnh vực: {field}"
 
