@@ -156,6 +156,17 @@ async def _story(srv: ConsoleServer, fake: FakeTelegram, browser: Browser) -> No
     assert code in await browser.text("h1")
     assert "chờ ba buổi liền" in await browser.text("#description")
     await browser.shot("complaint")
+
+    def accessible() -> tuple[list[str], str]:
+        d = browser.driver
+        unlabeled = [f.get_attribute("id") or f.get_attribute("name") for f in d.find_elements(
+            "css selector", "input:not([type=hidden]), select, textarea")
+            if not f.get_attribute("id") or not d.find_elements("css selector", f"label[for='{f.get_attribute('id')}']")]
+        from selenium.webdriver.common.keys import Keys
+        d.find_element("tag name", "body").send_keys(Keys.TAB)  # the first Tab reaches the skip link
+        return unlabeled, d.switch_to.active_element.get_attribute("class")
+    unlabeled, first_focus = await browser.run(accessible)
+    assert unlabeled == [] and first_focus == "skip"
     before = len(fake.to(CITIZEN))
     await browser.type("#answer-text", "Dạ, phường đã nhắc nhở cán bộ, mời anh/chị đến nhận kết quả sáng mai")
     await browser.click("#act-answer")
