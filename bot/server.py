@@ -86,15 +86,22 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _busy(rt: Runtime) -> JSONResponse:
+# A user over their share of the queue gets the 503 after this pause: a flooder's connections are slowed
+# (40 connections: at most ~400 refusals a second), so refusing them costs little of the event loop that
+# serves everyone else (answered at once, a flood of refusals took all of it: others waited > 60 s).
+OVER_SHARE_DELAY = 0.1
+
+
+async def _busy(rt: Runtime) -> JSONResponse:
     if rt.pool.full():
         log.warning("too many updates waiting; asking the platform to retry")
     else:  # this user's fair share of the queue is used up; others are still accepted
         log.debug("one user's updates over their share of the queue; asking the platform to retry")
+        await asyncio.sleep(OVER_SHARE_DELAY)
     return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
 
 
-async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], incoming: Any,
+async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, Any]], incoming: Any,
                   payload: dict[str, Any], answer: dict[str, Any] | None = None) -> JSONResponse:
     """Record the update in the database (``inbox_updates``), then queue its handling after the user's
     earlier updates, then answer ``200``: an update the platform saw acknowledged is never only in
@@ -104,7 +111,7 @@ async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], 
     same user on another worker waits for it."""
     key = f"{incoming.channel}:{incoming.user_id}"
     if rt.pool.refuses(key):
-        return _busy(rt)
+        return await _busy(rt)
     store = rt.dispatcher.services.store
     recorded = False
     if incoming.update_key:
@@ -115,21 +122,22 @@ async def _accept(rt: Runtime, handle: Callable[[], Coroutine[Any, Any, None]], 
             log.warning("could not record an update (%s); asking the platform to retry", type(exc).__name__)
             return JSONResponse({"ok": False, "error": "busy"}, status_code=503)
     try:
-        rt.pool.submit(_run_recorded(store, handle(), incoming, recorded), key,
+        rt.pool.submit(_run_recorded(store, handle, incoming, recorded), key,
                        lambda: rt.dispatcher.announce(incoming))
     except PoolFull:
         if recorded:
             store.inbox_forget(incoming.channel, incoming.update_key)
-        return _busy(rt)
+        return await _busy(rt)
     return JSONResponse(answer or {"ok": True})
 
 
-async def _run_recorded(store: Any, coro: Coroutine[Any, Any, None], incoming: Any, recorded: bool) -> None:
+async def _run_recorded(store: Any, handle: Callable[[], Coroutine[Any, Any, Any]], incoming: Any,
+                        recorded: bool) -> None:
     """Handle an update, then forget its record (a finished turn already deleted it with the session
     save; this covers duplicates, refusals and failures). Cancelled (shutdown): the record stays, and
     the next start handles the update."""
     try:
-        await coro
+        await handle()  # (made here: a refused update leaves no coroutine never awaited)
     except asyncio.CancelledError:
         raise
     except BaseException:
@@ -225,7 +233,7 @@ async def healthz(request: Request) -> JSONResponse:
         "knowledge": {"entries": entries, "problems": len(services.kb.problems)},
         "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None},
         "background": {"pending": len(rt.pool), "failures": rt.pool.failures,
-                       "refused_over_user_share": rt.pool.refused_keys},
+                       "refused_over_user_share": rt.pool.refused_keys, "paced": rt.pool.paced},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
 
@@ -314,7 +322,7 @@ def _redo(rt: Runtime, row: Any) -> None:
         return
     log.info("handling again an update whose worker died (%s)", row.channel)
     try:
-        rt.pool.submit(_run_recorded(store, handle(incoming), incoming, True),
+        rt.pool.submit(_run_recorded(store, lambda: handle(incoming), incoming, True),
                        f"{incoming.channel}:{incoming.user_id}")
     except PoolFull:  # still recorded: given back, the next round (another worker, or this one) takes it
         asyncio.ensure_future(store.inbox_expire(row.channel, row.update_key))

@@ -23,19 +23,25 @@ class TaskPool:
     """
 
     def __init__(self, concurrency: int = 32, max_pending: int = 1000, max_per_key: int = 50,
-                 busy_per_key: int = 5) -> None:
+                 busy_per_key: int = 5, pace_after: int = 10, pace: float = 0.1) -> None:
         self.max_pending = max_pending
         # Fairness: one key (one user) never holds more than ``max_per_key`` waiting updates, and once
         # the pool is 80% full, keys that already have ``busy_per_key`` are refused first, so that a
         # flooding user is asked to retry later (503) while everyone else is still accepted.
         self.max_per_key = max_per_key
         self.busy_per_key = busy_per_key
+        # A key with more than ``pace_after`` updates waiting (a flood: a person's burst, even an album
+        # of 10 photos, stays below) has each of its turns start ``pace`` seconds after the previous one,
+        # so that a flooder's turns (each a few database writes) take a small share of the worker.
+        self.pace_after = pace_after
+        self.pace = pace
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._per_key: dict[str, int] = {}
         self.failures = 0
         self.refused_keys = 0  # updates refused by the per-key caps (the global cap not reached)
+        self.paced = 0  # turns of a flooding key started late (see ``pace``)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -66,7 +72,7 @@ class TaskPool:
             coro.close()
             raise PoolFull()
         previous = self._tails.get(key) if key else None
-        task = asyncio.create_task(self._run(coro, previous, on_queued))
+        task = asyncio.create_task(self._run(coro, previous, on_queued, key))
         self._tasks.add(task)
         if key:
             self._tails[key] = task
@@ -75,7 +81,7 @@ class TaskPool:
         return task
 
     async def _run(self, coro: Coroutine[Any, Any, None], previous: asyncio.Task[None] | None,
-                   on_queued: Callable[[], Awaitable[None]] | None = None) -> None:
+                   on_queued: Callable[[], Awaitable[None]] | None = None, key: str = "") -> None:
         started = False
         try:
             if previous is not None and not previous.done():
@@ -85,6 +91,9 @@ class TaskPool:
                     except Exception:  # noqa: BLE001 - handling goes on; only ordering help is lost
                         log.warning("could not record a queued update", exc_info=True)
                 await asyncio.wait([previous])
+            if previous is not None and self.pace > 0 and self._per_key.get(key, 0) > self.pace_after:
+                self.paced += 1
+                await asyncio.sleep(self.pace)
             async with self._sem:
                 started = True
                 await coro
