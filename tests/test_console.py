@@ -324,3 +324,42 @@ async def test_photos_and_place_are_shown_to_those_who_may_see_them(
     assert (await clients["lx"].get(f"/console/complaints/{c.id}/media/2")).status_code == 404  # a pin is no file
     async with httpx.AsyncClient(base_url=srv.base) as anon:
         assert (await anon.get(f"/console/complaints/{c.id}/media/1")).status_code == 401
+
+
+async def test_handoffs_and_late_dossiers_by_role(srv: ConsoleServer, clients: dict[str, httpx.AsyncClient]) -> None:
+    from storage.dossier_models import Dossier
+    from storage.handoff_models import HandoffTicket
+
+    store = srv.services.store
+    team = srv.services.extras["handoff_directory"].teams[0].key
+    user = await store.load("telegram", str(CITIZEN), str(CITIZEN), "Dân")
+    now = store.now()
+    async with store.sessions.begin() as db:
+        for code, target, status in (("HT901", team, "waiting"), ("HT902", "team:another-team", "waiting"),
+                                     ("HT903", "desk:lx", "live"), ("HT904", team, "closed")):
+            db.add(HandoffTicket(code=code, user_id=user.user_id, channel="telegram", chat_id=str(CITIZEN),
+                                 target_key=target, target_name=target, status=status, summary="bí mật",
+                                 phone="0912345678", created_at=now, last_activity_at=now))
+        for code, agency, hours in (("H1-LX-LATE", "lx", -30), ("H1-LX-SOON", "lx", 5), ("H1-TP-LATE", "tp", -2),
+                                    ("H1-LX-LATER", "lx", 24 * 5)):
+            db.add(Dossier(code=code, agency_key=agency, agency_name="", status="processing", received_at=now,
+                           due_at=now + dt.timedelta(hours=hours), status_at=now, applicant_name="Nguyễn Văn A",
+                           phone_digits="0912345678"))
+    helper_client = await srv.signed_in_client(HELPER)  # (an earlier test signed the helper out everywhere)
+    helper = (await helper_client.get("/console/handoffs")).text
+    assert "HT901" in helper and "HT902" not in helper and "HT903" not in helper and "HT904" not in helper
+    assert "HT904" in (await helper_client.get("/console/handoffs", params={"view": "history"})).text
+    staff = (await clients["lx"].get("/console/handoffs")).text
+    assert "HT903" in staff and "HT901" not in staff  # their agency's one-stop desk
+    everything = (await clients["operator"].get("/console/handoffs")).text
+    assert all(code in everything for code in ("HT901", "HT902", "HT903"))
+    assert "bí mật" not in everything and "0912345678" not in everything  # no summary, no phone
+    assert (await helper_client.get("/console/dossiers")).status_code == 403
+    await helper_client.aclose()
+    lx = (await clients["lx"].get("/console/dossiers")).text
+    assert "H1-LX-LATE" in lx and "H1-LX-SOON" in lx and "H1-TP-LATE" not in lx and "H1-LX-LATER" not in lx
+    assert lx.index("H1-LX-LATE") < lx.index("H1-LX-SOON") and "Nguyễn Văn A" not in lx
+    operator = (await clients["operator"].get("/console/dossiers", params={"agency": "tp"})).text
+    assert "H1-TP-LATE" in operator and "H1-LX-LATE" not in operator
+    csv = (await clients["lx"].get("/console/dossiers", params={"format": "csv"})).content.decode("utf-8-sig")
+    assert "H1-LX-LATE" in csv and "H1-TP-LATE" not in csv and "Trễ hạn" in csv
