@@ -375,7 +375,14 @@ async def test_reopen_path(app: App) -> None:
     assert c2.due_at > c.due_at
     card = (await app.store.outbox_rows())[-1].payload
     assert card["text"].startswith(f"🔁 PHẢN ÁNH MỞ LẠI {code}") and "chưa nhận được giấy tờ" in card["text"]
-    assert (await app.store.outbox_rows())[-1].chat_id == LONGXUYEN_CHAT
+    assert (await app.store.outbox_rows())[-1].chat_id == LONGXUYEN_CHAT  # back to the agency that answered
+    # with the citizen's reason and the previous answer quoted, and the rating given
+    assert "┃ Cán bộ vẫn chưa hẹn lại, tôi chưa nhận được giấy tờ" in card["text"]
+    assert "Trả lời trước đó của cơ quan:\n┃ Dạ, đã xử lý xong việc này ạ" in card["text"]
+    assert "Người dân đã chấm: 2/5" in card["text"]
+    # the rating reached the agency's chat as it was given
+    texts = [(r.chat_id, r.payload["text"]) for r in await app.store.outbox_rows()]
+    assert (LONGXUYEN_CHAT, f"⭐ Người dân chấm phản ánh {code}: 2/5 ★★☆☆☆") in texts
     # the agency answers again and closes
     await app.press(LONGXUYEN_STAFF, f"agency:done:{c.id}", chat=LONGXUYEN_CHAT)
     assert (await app.complaint(code)).status == "closed"
