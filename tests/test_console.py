@@ -363,3 +363,20 @@ async def test_handoffs_and_late_dossiers_by_role(srv: ConsoleServer, clients: d
     assert "H1-TP-LATE" in operator and "H1-LX-LATE" not in operator
     csv = (await clients["lx"].get("/console/dossiers", params={"format": "csv"})).content.decode("utf-8-sig")
     assert "H1-LX-LATE" in csv and "H1-TP-LATE" not in csv and "Trễ hạn" in csv
+
+
+async def test_unanswered_questions_grouped_with_the_closest_entry(srv: ConsoleServer,
+                                                                   clients: dict[str, httpx.AsyncClient]) -> None:
+    store = srv.services.store
+    for text in ("Xin giấy phép nuôi chim yến ở đâu", "xin giay phep nuoi chim yen o dau"):
+        await store.log_question(user_id=None, channel="telegram", text=text, normalized="xin giay phep nuoi chim yen",
+                                 intent="procedure", decision="ask", best_id="khai-sinh", score=0.41)
+    await store.log_question(user_id=None, channel="telegram", text="<b>hỏi linh tinh</b>", normalized="hoi linh tinh",
+                             intent="unknown", decision="none", best_id=None, score=None)
+    page = (await clients["operator"].get("/console/knowledge", params={"days": "7"})).text
+    counted = re.search(r'<td class="num">(\d+)</td><td>[^<]*(chim yến|chim yen)[^<]*</td>', page)
+    assert counted and counted.group(1) == "2"  # the two wordings are one group
+    assert '<a href="/console/knowledge/khai-sinh">Đăng ký khai sinh</a>' in page and "0.41" in page
+    assert "&lt;b&gt;hỏi linh tinh&lt;/b&gt;" in page and "<b>hỏi" not in page
+    entry = await clients["operator"].get("/console/knowledge/khai-sinh")
+    assert entry.status_code == 200 and "Đăng ký khai sinh" in entry.text
