@@ -44,9 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp_review.add_argument("--kb", type=Path, default=None)
     dump = kb_sub.add_parser("dump", help="print every entry as one JSON array")
     dump.add_argument("--kb", type=Path, default=None)
-    imp = kb_sub.add_parser("import", help="import a province's procedure list (CSV) as draft entries")
+    imp = kb_sub.add_parser("import", help="import a province's procedure list (CSV) into the catalogue tier")
     imp.add_argument("file", type=Path)
     imp.add_argument("--kb", type=Path, default=None)
+    imp.add_argument("--drafts", action="store_true", help="make curated draft entries instead (kb/drafts/)")
+    imp.add_argument("--source", default="", help="where the list comes from (default: the file name)")
     gaps = kb_sub.add_parser("gaps", help="most frequent unanswered or low-confidence questions")
     gaps.add_argument("--limit", type=int, default=20)
     gaps.add_argument("--days", type=int, default=0, help="only the last N days (0 = all)")
@@ -251,9 +253,11 @@ async def _kb(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write("\n")
         return 1 if result.problems else 0
     if args.kb_command == "import":
-        from knowledge.importer import import_command
+        from knowledge.importer import import_catalogue_command, import_command
 
-        return import_command(args.file, kb_dir, sys.stdout)
+        if args.drafts:
+            return import_command(args.file, kb_dir, sys.stdout)
+        return import_catalogue_command(args.file, kb_dir, sys.stdout, args.source)
     if args.kb_command == "gaps":
         return await _gaps(settings, args.limit, args.days)
     raise AssertionError(args.kb_command)
@@ -269,13 +273,23 @@ async def _gaps(settings: Settings, limit: int, days: int) -> int:
         await store.create_schema()
         since = store.now() - dt.timedelta(days=days) if days > 0 else None
         rows = await store.question_gaps(limit=limit, since=since)
+        demand = await store.catalogue_demand(limit=limit, since=since)
     finally:
         await store.close()
     if not rows:
         print("No unanswered or low-confidence questions logged yet.")
-        return 0
-    print(f"{'count':>5}  {'best guess':<28} {'score':>5}  question")
-    for r in rows:
-        score = f"{r['score']:.2f}" if r["score"] is not None else "  -  "
-        print(f"{r['count']:>5}  {(r['best_id'] or '-'):<28} {score:>5}  {r['question'][:100]}")
+    else:
+        print(f"{'count':>5}  {'best guess':<28} {'score':>5}  question")
+        for r in rows:
+            score = f"{r['score']:.2f}" if r["score"] is not None else "  -  "
+            print(f"{r['count']:>5}  {(r['best_id'] or '-'):<28} {score:>5}  {r['question'][:100]}")
+    if demand:  # catalogue procedures citizens asked about: which to curate next
+        from knowledge.catalogue import load_entries
+
+        names = {e.code: e.name for e in load_entries(settings.knowledge_dir)[0]}
+        print("\nCatalogue procedures asked about (short card only; curate the most asked first):")
+        print(f"{'count':>5}  {'code':<9} procedure (example question)")
+        for r in demand:
+            name = names.get(r["code"], "?")
+            print(f"{r['count']:>5}  {r['code']:<9} {name[:80]} ({r['question'][:60]})")
     return 0

@@ -63,6 +63,8 @@ def respond(ctx: Context, q: Question, curated_focus: bool = False) -> list[Repl
             set_focus(ctx, entry.id, q.aspects[0])  # "thế còn giấy tờ thì sao" about the card on screen
             return [aspect_reply(entry, q.aspects[0])]
         return None
+    top = reading.matches[0]
+    ctx.session.note_answer(best_id=top.entry.id, decision=reading.decision, score=round(top.score, 4))
     if reading.decision == "ask":
         rows = [[Button(_short(m.entry.name), f"{ACTION}:card:{m.entry.code}")] for m in reading.matches[:3]]
         rows.append([Button(T.NONE_OF_THESE, "kb:none")])

@@ -3,8 +3,8 @@
 Curated entries (``entries/*.yaml``) are complete and checked; the catalogue knows only what an official list
 says about a procedure: its code, name, field, the level that handles it, whether it can be done online, the
 agency, and where the list came from. Files are ``<kb>/catalogue/*.csv`` (one header, columns below), read in
-name order: a later file's row replaces an earlier one with the same code, so a province's own list
-(``kb import``) goes on top of the bundled national one.
+name order with provinces' files (``province-*.csv``, written by ``kb import``) last: a later file's row
+replaces an earlier one with the same code, so a province's own list goes on top of the bundled national one.
 
 The index (folded syllables and syllable pairs, idf-weighted) is built once and pickled under the cache folder,
 keyed by a hash of the files and of this module's index version, so a worker starting on the same data loads
@@ -127,9 +127,16 @@ def is_catalogue_id(entry_id: str) -> bool:
     return entry_id.startswith(ID_PREFIX)
 
 
+PROVINCE_PREFIX = "province-"  # files ``kb import`` writes; read after the others, so their rows win
+
+
 def catalogue_files(kb_dir: Path) -> list[Path]:
+    """The catalogue files in reading order: national lists first, then provinces' (``province-*.csv``)."""
     folder = kb_dir / FOLDER
-    return sorted(p for p in folder.glob("*.csv") if p.is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.glob("*.csv") if p.is_file()),
+                  key=lambda p: (p.name.startswith(PROVINCE_PREFIX), p.name))
 
 
 def _row_problems(row: dict[str, str], where: str) -> list[Problem]:

@@ -214,6 +214,22 @@ class Store:
         return [{"question": r.example, "normalized": r.normalized, "count": r.n, "best_id": r.best_id,
                  "score": round(float(r.score), 3) if r.score is not None else None} for r in rows]
 
+    async def catalogue_demand(self, limit: int = 20, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Catalogue procedures (``best_id`` ``tthc:CODE``) by how often citizens asked about them."""
+        q = (
+            select(QuestionLog.best_id, func.count().label("n"), func.max(QuestionLog.text).label("example"))
+            .where(QuestionLog.best_id.like("tthc:%"))
+            .group_by(QuestionLog.best_id)
+            .order_by(func.count().desc(), QuestionLog.best_id)
+            .limit(limit)
+        )
+        if since is not None:
+            q = q.where(QuestionLog.created_at >= since)
+        async with self.sessions() as db:
+            rows = (await db.execute(q)).all()
+        return [{"entry_id": r.best_id, "code": r.best_id.split(":", 1)[1], "count": r.n, "question": r.example}
+                for r in rows]
+
     # --- one turn: de-duplication, ordering across workers, the lock, the session -----
 
     async def admit(self, turn: Turn, channel: str, update_key: str) -> None:

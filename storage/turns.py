@@ -49,6 +49,11 @@ class SessionState:
                                    normalized=normalized[:1000], intent=intent, decision=decision,
                                    best_id=best_id, score=score))
 
+    def note_answer(self, *, best_id: str, decision: str, score: float | None) -> None:
+        """What finally answered the question queued last in this turn (the catalogue tier, ``tthc:CODE``)."""
+        if self.questions:
+            self.questions[-1].update(intent="procedure", best_id=best_id, decision=decision, score=score)
+
 
 @dataclass
 class Turn:

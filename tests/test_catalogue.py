@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from knowledge import catalogue
 from knowledge.base import KnowledgeBase
-from knowledge.catalogue import consult, core_name, load_catalogue
+from knowledge.catalogue import consult, core_name, load_catalogue, load_entries
 from knowledge.intent import looks_out_of_scope
 from knowledge.loader import BUNDLED_DIR
 from knowledge.understanding import understand
+from bot.cli import main as cli_main
 from tests.drivers import TerminalDriver
 
 QUESTIONS = Path(__file__).parent / "data" / "catalogue_questions.jsonl"
@@ -156,3 +160,44 @@ def _press(terminal: TerminalDriver, data: str):  # type: ignore[no-untyped-def]
     from handlers.types import Incoming
 
     return Incoming(channel="terminal", user_id=terminal.user, chat_id=terminal.user, kind="action", action=data)
+
+
+LIST = ("STT;Mã TTHC;Tên thủ tục;Lĩnh vực;Cấp thực hiện;Cơ quan thực hiện;Mức độ\n"
+        "1;1.001029;Cấp giấy phép đủ điều kiện kinh doanh dịch vụ karaoke;Văn hóa;Cấp tỉnh;"
+        "Sở Văn hóa và Thể thao tỉnh Kiên Giang;Toàn trình\n"
+        "2;1.1;Mã sai;Văn hóa;Cấp tỉnh;Sở;Toàn trình\n"
+        "3;2.999001;Cấp phép thả đèn trời trên sông;Văn hóa;;UBND cấp xã;Một phần\n"
+        "4;2.999002;Thủ tục lạ;Văn hóa;Cấp tỉnh;Sở;mức độ lạ\n")
+
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli_main(list(args))
+    return code, out.getvalue()
+
+
+def test_kb_import_fills_the_catalogue_tier(tmp_path: Path) -> None:
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(BUNDLED_DIR, kb_dir)
+    source = tmp_path / "Kiên Giang 2026.csv"
+    source.write_text(LIST, encoding="utf-8")
+    code, out = _cli("kb", "import", str(source), "--kb", str(kb_dir), "--source", "https://kiengiang.gov.vn/tthc")
+    assert code == 0, out
+    assert "2 procedure(s) written" in out and ":3: mã '1.1'" in out and ":5: mức độ 'mức độ lạ'" in out
+    assert not (kb_dir / "drafts").exists()  # curated drafts are a separate step (--drafts)
+    written = kb_dir / "catalogue" / "province-kien-giang-2026.csv"
+    entries = {e.code: e for e in load_entries(kb_dir)[0]}
+    karaoke, lantern = entries["1.001029"], entries["2.999001"]
+    assert karaoke.origin == written.name and karaoke.online == "full" and karaoke.levels == ("province",)
+    assert karaoke.source == "https://kiengiang.gov.vn/tthc" and karaoke.source_date
+    assert lantern.levels == ("commune",) and lantern.level_basis == "agency" and lantern.online == "partial"
+    assert _cli("kb", "check", "--kb", str(kb_dir))[0] == 0
+    kb = KnowledgeBase.from_dir(kb_dir)
+    assert kb.catalogue is not None and kb.catalogue.search("tha den troi tren song")[0].entry.code == "2.999001"
+    code, _ = _cli("kb", "import", str(source), "--kb", str(kb_dir), "--drafts")
+    drafts = {p.name for p in (kb_dir / "drafts").glob("*.yaml")}
+    assert code == 0 and {"1-001029.yaml", "2-999001.yaml"} <= drafts
+
+
