@@ -121,6 +121,9 @@ async def test_links_expire_are_used_once_and_are_rate_limited(srv: ConsoleServe
         expired = await http.post(old)
         assert expired.status_code == 410 and "dvc_console" not in expired.headers.get("set-cookie", "")
         assert (await http.post(link.rsplit("/", 1)[0] + "/not-a-token")).status_code == 410
+        fresh = await srv.console_link(TP_STAFF)
+        assert (await http.post(fresh, headers={"Origin": "https://evil.example"})).status_code == 403
+        assert (await http.post(fresh)).status_code == 303  # (not used up by the refused post)
     async with srv.services.store.sessions() as db:
         made = len((await db.execute(select(ConsoleLink).where(ConsoleLink.actor == f"telegram:{TP_STAFF}")))
                    .scalars().all())

@@ -172,8 +172,7 @@ class Console:
         if got is None:
             return self.message(T.NEED_LOGIN, 401)
         who, signed = got
-        origin = request.headers.get("origin")
-        if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
+        if _foreign(request):
             return self.message(T.BAD_FORM, 403, who, signed, request)
         data = await self.form(request)
         if data is None or not hmac.compare_digest(data.get("csrf", "").encode(), signed.csrf.encode()):
@@ -191,6 +190,8 @@ class Console:
 
     async def login(self, request: Request) -> Response:
         token = request.path_params["token"]
+        if _foreign(request):  # another site cannot sign a browser in (with a link of its own)
+            return self.message(T.BAD_FORM, 403)
         used = await self.repo.use_link(token)
         if used is None:
             return self.message(T.LOGIN_BAD, 410)
@@ -646,6 +647,12 @@ def _cell(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + v
     return v
+
+
+def _foreign(request: Request) -> bool:
+    """A form posted from another site (its Origin header names another scheme, host or port)."""
+    origin = request.headers.get("origin")
+    return bool(origin) and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}"
 
 
 def _overdue(r: Any, now: dt.datetime) -> bool:
