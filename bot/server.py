@@ -88,7 +88,8 @@ def _runtime(request: Request) -> Runtime:
 
 # A user over their share of the queue gets the 503 after this pause: a flooder's connections are slowed
 # (40 connections: at most ~400 refusals a second), so refusing them costs little of the event loop that
-# serves everyone else (answered at once, a flood of refusals took all of it: others waited > 60 s).
+# serves everyone else (answered at once, a 6,000-update flood over 40 connections was refused at ~1,300
+# a second, CPU time the other users' turns then waited for; tests/test_faults_fairness.py).
 OVER_SHARE_DELAY = 0.1
 
 

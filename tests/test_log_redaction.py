@@ -1,6 +1,7 @@
 """Clean logs: a full scenario through ``python -m bot serve`` at LOG_LEVEL=DEBUG (a citizen files a
 complaint with a name, a CCCD and a phone number; staff take and answer it in the agency group; an
-agency pushes a new dossier with its applicant's name and phone; the citizen looks a dossier up),
+agency pushes a new dossier with its applicant's name and phone; the citizen looks a dossier up;
+another citizen asks for a person, a community-team helper takes the request and they chat both ways),
 then the whole log is searched for every secret and every piece of personal data."""
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ NAME, CCCD, PHONE = "Nguyễn Văn Bình", "079201234567", "0912345678"
 DESCRIPTION = f"Tôi là {NAME}, CCCD {CCCD}, Cổng dịch vụ công không hiển thị hồ sơ đã nộp của tôi"
 ANSWER = "Trung tâm đã kiểm tra hồ sơ của ông Bình và đồng bộ lại trạng thái"
 PUSHED_NAME, PUSHED_PHONE = "Chủ Hồ Sơ Trần Thị Lụa", "0911111111"
+ASKER, TEAM_CHAT, HELPER = 940002, -1002000000009, 100000009
+ASKER_LINE = "Tôi tên Lê Thị Hồng, số 0933444555, không đăng nhập được VNeID"
+HELPER_LINE = "Chào cô Hồng, cô bấm Quên mật khẩu trên VNeID giúp con"
+HELPERS = f"""
+teams:
+  - name: Tổ công nghệ số cộng đồng phường Long Xuyên
+    commune: Phường Long Xuyên
+    province: An Giang
+    members: [telegram:{HELPER}]
+    chats: [{{channel: telegram, chat_id: "{TEAM_CHAT}"}}]
+"""
 
 
 def test_redact_unit_cases() -> None:
@@ -68,7 +80,9 @@ async def test_debug_log_of_a_full_scenario_has_no_secret_or_personal_data(tmp_p
     async with FakeTelegram() as tg, FakeZalo() as zalo:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = bot_env(tmp_path, tg, zalo, LOG_LEVEL="DEBUG",
+        helpers = tmp_path / "helpers.yaml"
+        helpers.write_text(HELPERS, encoding="utf-8")
+        env = bot_env(tmp_path, tg, zalo, LOG_LEVEL="DEBUG", HELPERS_FILE=str(helpers), DEFAULT_PROVINCE="An Giang",
                       AGENCIES_FILE=str(ROOT / "examples" / "agencies.example.yaml"),
                       DOSSIER_API_KEYS_FILE=str(ROOT / "examples" / "dossier-api-keys.example.yaml"))
         async with BotProcess(tmp_path, env, "dossiers", "import",
@@ -117,6 +131,20 @@ async def test_debug_log_of_a_full_scenario_has_no_secret_or_personal_data(tmp_p
                 await step(lambda: tg.text(CITIZEN, "H21.22-250312-0005"))
                 looked = await step(lambda: tg.text(CITIZEN, PHONE[-4:]))
                 assert any("Nguyễn Văn A" in s.text for s in looked)  # the applicant's name reached the citizen
+
+                # A citizen asks for a person; the commune's team takes it; they write to each other.
+                await step(lambda: tg.text(ASKER, "cho tôi nói chuyện với cán bộ"), ASKER)
+                told = await step(lambda: tg.text(ASKER, "phường Long Xuyên"), ASKER)
+                assert any("Tổ công nghệ số cộng đồng phường Long Xuyên" in s.text for s in told), \
+                    [s.text[:80] for s in told]
+                ticket = (await tg.wait_for(TEAM_CHAT, 1, timeout=20))[0]
+                await step(lambda: tg.press(TEAM_CHAT, ticket.action("Nhận"), user_id=HELPER), TEAM_CHAT)
+                relayed = await step(lambda: tg.text(ASKER, ASKER_LINE), TEAM_CHAT)
+                assert any("0933444555" in s.text for s in relayed)  # the helper sees it; the log must not
+                answered = await step(lambda: tg.text(TEAM_CHAT, HELPER_LINE, user_id=HELPER,
+                                                      reply_to=ticket.message_id), ASKER)
+                assert any("Quên mật khẩu" in s.text for s in answered)
+                await step(lambda: tg.text(ASKER, "Kết thúc"), ASKER)
         out = bot.output()
     assert "DEBUG bot: logging at DEBUG" in out and "complaint 1 filed" in out  # the log is really at DEBUG and covers the scenario
     leaks = {
@@ -126,6 +154,8 @@ async def test_debug_log_of_a_full_scenario_has_no_secret_or_personal_data(tmp_p
         "staff answer": "đồng bộ lại trạng thái", "pushed applicant": PUSHED_NAME, "pushed phone": PUSHED_PHONE,
         "imported applicant": "Nguyễn Văn A", "display name": f"Dân {CITIZEN}", "citizen id": f"telegram:{CITIZEN}",
         "bot reply text": "Mã theo dõi",
+        "asker's line": "Lê Thị Hồng", "asker's phone": "0933444555", "helper's line": "Quên mật khẩu",
+        "helper's name": f"Dân {HELPER}", "asker's id": f"telegram:{ASKER}",
     }
     found = {what: out.count(value) for what, value in leaks.items() if value in out}
     assert found == {}, f"personal data or secrets in the DEBUG log: {found}"
