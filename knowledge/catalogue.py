@@ -23,6 +23,7 @@ import re
 import tempfile
 from array import array
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -111,6 +112,7 @@ _QUALIFIER = re.compile(
     r"\([^)]*\)|\bthủ tục\b|\b(?:thuộc thẩm quyền|thực hiện tại|tại cấp|do|của)\b.*$|\bcấp (?:xã|tỉnh|huyện|trung ương)\b", re.I)
 
 
+@lru_cache(maxsize=20_000)
 def core_name(name: str) -> str:
     """A name without its level and authority qualifiers: the same procedure at two levels has one core name."""
     return " ".join(fold_token(t) for t in normalize_tokens(_QUALIFIER.sub(" ", name)))
@@ -374,6 +376,7 @@ class CatalogueIndex:
 class CatalogueMatch:
     entry: CatalogueEntry
     score: float
+    row: int = -1  # the index row (its name's words: ``Catalogue.name_words``)
 
 
 @dataclass
@@ -410,8 +413,15 @@ class Catalogue:
                                       if w == 1.0 and " " not in t and not t.startswith(ACCENT))
                     curated = (code[len(CURATED):], score, words)
             elif code not in self.hidden and len(out) < limit:
-                out.append(CatalogueMatch(self.entries[code], score))
+                out.append(CatalogueMatch(self.entries[code], score, r))
         return out, curated
+
+    def name_words(self, match: CatalogueMatch) -> frozenset[str]:
+        """The folded syllables of a match's name, from its index row (no re-analysis)."""
+        if match.row < 0:
+            return frozenset(_analyze(match.entry.name, self.table, self.words, query=False))
+        return frozenset(t for t, w in self.index.rows[match.row].items()
+                         if w == 1.0 and " " not in t and not t.startswith(ACCENT))
 
     def decide(self, found: list[CatalogueMatch]) -> str:
         """answer / ask / none. Close runners-up that only add words to the best name (its level or case
@@ -421,14 +431,14 @@ class Catalogue:
         clear = len(found) == 1 or found[0].score - found[1].score >= CLEAR_MARGIN
         if found[0].score < ANSWER_SCORE:
             return "answer" if clear and found[0].score >= CLEAR_SCORE else "ask"
-        top = set(_analyze(found[0].entry.name, self.table, self.words, query=False))
+        top = self.name_words(found[0])
         core = core_name(found[0].entry.name)
         for other in found[1:]:
             if found[0].score - other.score >= ANSWER_MARGIN:
                 break
             if core_name(other.entry.name) == core:
                 continue  # the same procedure at another level ("... (cấp xã)", "... thuộc thẩm quyền cấp tỉnh")
-            if not top <= set(_analyze(other.entry.name, self.table, self.words, query=False)):
+            if not top <= self.name_words(other):
                 return "ask"
         return "answer"
 
@@ -547,8 +557,7 @@ def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: f
     if out_of_scope and not (verdict == "answer" and found[0].score >= OUT_OF_SCOPE_SCORE):
         return None  # "giá vé tour du lịch": not the tourism procedures
     rival = curated[1] if curated else 0.0
-    if curated and rival >= SUB_CASE_SCORE and curated[2] <= set(
-            _analyze(found[0].entry.name, catalogue.table, catalogue.words, query=False)):
+    if curated and rival >= SUB_CASE_SCORE and curated[2] <= catalogue.name_words(found[0]):
         return None  # the row is a case of a curated topic ("thai sản ... khi vợ sinh con"): the curated entry
     if decision == "answer":
         if (verdict != "answer" or best_score >= OVERRIDE_BELOW or found[0].score < ANSWER_SCORE

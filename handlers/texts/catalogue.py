@@ -2,7 +2,7 @@
 
 CARD_TITLE = "{name}"
 CARD = (
-    "Dạ, đây là thủ tục có trên Cổng Dịch vụ công quốc gia:\n"
+    "Dạ, em tìm thấy thủ tục này trong danh mục thủ tục hành chính:\n"
     "• Mã thủ tục: {code}\n"
     "• Lĩnh vực: {field}\n"
     "• Nơi giải quyết: {who}\n"
