@@ -255,8 +255,13 @@ def find_commune(text: str, province: str = "") -> tuple[str, list[Commune]] | N
         if kind_len:
             if w == "xa" and marked and not has_marks(words[i]) and words[i] != "x":
                 continue  # "xa" typed without its mark in a message with marks: "far", not "xã"
+            after = folded[i + 1:i + 4]
+            if w == "xa" and after[:1] == ["hoi"] and not (after[1:2] == ["an"] and after[2:3] not in (
+                    ["ninh"], ["sinh"], ["toan"])):
+                continue  # "xã hội" (society), not a commune; "xã Hội An" is one
             kind = _TYPES[two if kind_len == 2 else w]
-            found = _name_after(words, folded, i + kind_len, kind, named_province or home)
+            found = _name_after(words, folded, i + kind_len, kind, named_province or home,
+                                fuzzy=kind_len == 2 or w in ("phuong", "xa"))  # not after "p", "x", "tt"
             if found:
                 return found
         elif w in _PLACE_PREP or two in _PLACE_PREP:
@@ -280,7 +285,7 @@ def _province_named(folded: list[str]) -> str | None:
 
 
 def _name_after(words: list[str], folded: list[str], start: int, kind: str, province: str | None,
-                exact_home: bool = False) -> tuple[str, list[Commune]] | None:
+                exact_home: bool = False, fuzzy: bool = False) -> tuple[str, list[Commune]] | None:
     idx = _index()
     end = min(len(folded), start + _MAX_NAME_WORDS)
     for n in range(end - start, 0, -1):
@@ -306,7 +311,7 @@ def _name_after(words: list[str], folded: list[str], start: int, kind: str, prov
         if units:
             said = " ".join(words[start - (1 if kind else 0):start + n]) if kind else typed
             return said, units
-    if kind and end - start >= 2:  # a small typo after an explicit "phường"/"xã": the matching list decides
+    if kind and fuzzy and end - start >= 2:  # a small typo after "phường"/"xã": the matching list decides
         for n in (3, 2):
             if start + n > len(words):
                 continue

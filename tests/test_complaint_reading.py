@@ -70,3 +70,14 @@ def test_kb_check_reports_a_broken_topics_file(tmp_path: Path) -> None:
     (kb_dir / "complaint_topics.yaml").write_text(text.replace("key: noise", "key: Noise!"), encoding="utf-8")
     problems = [p for p in check(kb_dir).problems if p.file == "complaint_topics.yaml"]
     assert problems and "topics" in problems[0].message
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("tệ nạn xã hội ở khu này nhiều quá", ""), ("an ninh trật tự xã hội an ninh kém", ""),
+    ("đường ở xã Hội An hư nặng", "Xã Hội An, An Giang"), ("duong o xa hoi an bi hu", "Xã Hội An, An Giang"),
+    ("đợi 30 p mới tới lượt", ""), ("phường Diên Hồng có ổ gà", "Phường Diên Hồng, Gia Lai|Phường Diên Hồng, Hồ Chí Minh"),
+])
+def test_communes_are_not_made_up_from_common_words(text: str, want: str) -> None:
+    found = find_commune(text, "An Giang")
+    got = "|".join(sorted(c.label for c in found[1])) if found else ""
+    assert got == want
