@@ -77,7 +77,7 @@ def _pct(values: list[float], p: float) -> float:
 def measure(kb_dir: Path) -> dict:
     entries = load_knowledge(kb_dir).entries
     matcher = Matcher.build(entries)
-    codes = {getattr(e, "procedure_code", "") for e in entries} - {""}
+    codes = {c for e in entries for c in (getattr(e, "procedure_code", ""), *getattr(e, "codes", [])) if c}
     names = {e.id: curated_texts(e) for e in entries}
     cache = Path(tempfile.mkdtemp(prefix="bench-catalogue-"))
     t = time.perf_counter()

@@ -43,7 +43,7 @@ class KnowledgeBase:
             log.warning("province file problem (national figures used): %s", p)
         abbreviations = kb_dir / "abbreviations.yaml"
         abbr = abbreviations if abbreviations.is_file() else None
-        codes = {e.procedure_code for e in entries if isinstance(e, Procedure) and e.procedure_code}
+        codes = {c for e in entries if isinstance(e, Procedure) for c in (e.procedure_code, *e.codes) if c}
         names = {e.id: curated_texts(e) for e in entries}
         catalogue = load_catalogue(kb_dir, codes, abbr, curated=names)  # curated codes' rows: the curated entry answers
         return cls(entries, result.problems + problems, abbr, catalogue)

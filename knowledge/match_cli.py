@@ -54,7 +54,7 @@ def run(stdin: TextIO, stdout: TextIO, kb_dir: Path, catalogue: bool = True) -> 
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     matcher = Matcher.build(loaded.entries)
-    codes = {getattr(e, "procedure_code", "") for e in loaded.entries} - {""}
+    codes = {c for e in loaded.entries for c in (getattr(e, "procedure_code", ""), *getattr(e, "codes", [])) if c}
     names = {e.id: curated_texts(e) for e in loaded.entries}
     tier = load_catalogue(kb_dir, codes, curated=names) if catalogue else None
     for line in stdin:

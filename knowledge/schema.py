@@ -158,6 +158,9 @@ class Procedure(_EntryBase):
 
     kind: Literal["procedure"]
     procedure_code: Annotated[str, Field(pattern=r"^$|^[0-9]\.[0-9]{6}$")] = ""  # mã thủ tục on dichvucong.gov.vn
+    # other official codes this entry answers (the same procedure at other levels, or its cases); their
+    # catalogue rows are never offered beside the entry (knowledge/catalogue.py)
+    codes: list[Annotated[str, Field(pattern=r"^[0-9]\.[0-9]{6}$")]] = []
     handled_by: NonEmpty
     online_level: OnlineLevel
     online: OnlineSubmission
@@ -187,6 +190,11 @@ class Procedure(_EntryBase):
     def _code_from_number(cls, v: object) -> object:
         # YAML reads an unquoted 1.004222 as a number; codes always have six decimals
         return f"{v:.6f}" if isinstance(v, float) else v
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_from_numbers(cls, v: object) -> object:
+        return [f"{x:.6f}" if isinstance(x, float) else x for x in v] if isinstance(v, list) else v
 
 
 class Faq(_EntryBase):
