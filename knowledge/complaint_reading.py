@@ -90,8 +90,13 @@ class Topics:
         return t.group if t else ""
 
 
+def _key(phrase: str) -> str:
+    """A phrase as messages are compared: teencode expanded ("thui" is "thôi"), then folded."""
+    return fold(expand(phrase))
+
+
 def _pattern(phrases: list[str]) -> re.Pattern[str]:
-    folded = sorted({fold(p) for p in phrases if fold(p)}, key=len, reverse=True)
+    folded = sorted({_key(p) for p in phrases if _key(p)}, key=len, reverse=True)
     if not folded:
         return re.compile(r"(?!x)x")
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)")
@@ -119,7 +124,7 @@ def read_topics(path: Path) -> Topics:
     phrases: dict[str, str] = {}
     for t in data.topics:
         for w in t.words:
-            phrases.setdefault(fold(w), t.key)
+            phrases.setdefault(_key(w), t.key)
     ordered = tuple(sorted(((p, k) for p, k in phrases.items() if p), key=lambda pk: len(pk[0]), reverse=True))
     s = data.signals
     return Topics(tuple(data.topics), ordered, _pattern(s.strong), _pattern(s.persist), _pattern(s.not_strong), _pattern(s.misconduct),
@@ -196,10 +201,10 @@ def read_complaint(text: str, *, province: str = "", kb: "KnowledgeBase | None" 
     problem = bool(topics.problem.search(folded) or topics.persist.search(folded))
     group = topics.group_of(r.topic)
     if group == "local":
-        r.complaint = r.strong or (problem and not r.question) or (not r.question and scores.get(r.topic, 0) >= 2.5)
+        r.complaint = r.strong or (problem and not r.question) or (not r.question and scores.get(r.topic, 0) >= 2)
     elif group == "service":
         conduct = r.topic == "official" and bool(topics.misconduct.search(folded))
-        fault = r.topic in ("portal", "dossier") and problem and not r.question and scores.get(r.topic, 0) >= 2.5
+        fault = r.topic in ("portal", "dossier") and problem and not r.question and scores.get(r.topic, 0) >= 2
         r.complaint = r.strong or conduct or fault
     found = find_commune(text, province)
     if found:
