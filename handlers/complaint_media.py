@@ -16,7 +16,7 @@ from typing import Any
 
 from handlers.context import Context
 from handlers.texts import media as TM
-from handlers.types import Attachment, Button, Reply
+from handlers.types import Attachment, Button
 from knowledge.communes import Commune, communes_near
 
 MAX_FILES = 10  # one Telegram album

@@ -18,6 +18,7 @@ from handlers import conversation
 from handlers.context import Context, Services
 from handlers.router import Router
 from handlers.texts import common as T
+from handlers.texts import media as TM
 from handlers.types import Button, Incoming, Outcome, Reply
 from knowledge import dialogue
 from knowledge.normalize import fold
@@ -176,9 +177,17 @@ class Dispatcher:
             replies = await state_handler(ctx)
             if replies is not None:
                 return replies
+        prefix: list[Reply] = []
+        private = inc.chat_type == "private"
+        if inc.kind in ("photo", "document") and private and has_words(inc.text):  # the caption asks
+            ctx.incoming = inc = _replace(inc, kind="text")
+            prefix = [Reply.make(TM.CAPTION_READ)]
+        elif inc.kind in ("photo", "document", "location") and private:
+            rows = [[Button(TM.BTN_COMPLAINT, "complaint:start"), Button(TM.BTN_MENU, "menu")]]
+            return [Reply.make(TM.PIN_UNUSED if inc.kind == "location" else TM.PHOTO_UNREAD, rows)]
         if inc.kind != "text":
             return [Reply.make(T.NO_TEXT)]
-        replies = await conversation.respond(ctx, self.router)
+        replies = prefix + await conversation.respond(ctx, self.router)
         if state and ctx.session.state == state:  # a detour: the flow is kept, say how to go back
             resume = self.router.find_resume(state)
             note = await resume(ctx) if resume is not None else None

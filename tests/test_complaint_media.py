@@ -143,6 +143,18 @@ async def test_terminal_photo_pin_and_typed_address_go_into_the_card_row(termina
     assert "Địa chỉ: số 5 Trần Hưng Đạo, phường Châu Đốc" in summary and "Ảnh kèm theo: 1 ảnh" in summary
     await terminal.press("Gửi phản ánh")
     rows = [r for r in await terminal.dispatcher.services.store.outbox_rows() if ":card:" in r.dedup_key]
-    tg = [r for r in rows if r.channel == "telegram"][0]
+    tg = next(r for r in rows if r.channel == "telegram")
     assert tg.kind == "photo" and tg.payload["media"][0]["ref"] == "https://anh.example.vn/o-ga.jpg"
     assert "Địa chỉ người dân ghi: số 5 Trần Hưng Đạo, phường Châu Đốc" in tg.payload["text"]
+
+
+async def test_outside_any_flow_a_caption_is_read_and_a_bare_photo_or_pin_says_what_to_do(
+        telegram: TelegramDriver) -> None:
+    fake, chat = telegram.fake, telegram.chat_id
+    await telegram.say("/start")
+    asked = joined(await telegram._do(lambda: fake.photo_with(chat, "giay-hen", "đăng ký khai sinh cần giấy tờ gì")))
+    assert "em trả lời theo phần chữ" in asked and "khai sinh" in asked.lower() and NO_TEXT not in asked
+    bare = await telegram._do(lambda: fake.photo_with(chat, "giay-hen-2"))
+    assert "chưa xem được nội dung ảnh" in joined(bare) and "Gửi phản ánh" in bare[-1].labels
+    pin = await telegram._do(lambda: fake.location(chat, LAT, LON))
+    assert "đã nhận vị trí" in joined(pin) and NO_TEXT not in joined(pin)

@@ -118,7 +118,9 @@ async def _walk_telegram(c: TelegramCitizen, tg: FakeTelegram) -> None:
 
 
 async def _walk_zalo(c: ZaloCitizen, urls: list[str]) -> None:
-    text = lambda t: FakeZalo.make("message.text.received", ZALO_CITIZEN, text=t)  # noqa: E731
+    def text(t: str) -> dict[str, Any]:
+        return FakeZalo.make("message.text.received", ZALO_CITIZEN, text=t)
+
     await c.step(text("/start"), "Gửi phản ánh")
     await c.step(c.choose("Gửi phản ánh"), "Gửi phản ánh mới")
     await c.step(c.choose("Gửi phản ánh mới"), "Đường sá")

@@ -53,8 +53,8 @@ def test_long_reply_is_split_under_the_limit() -> None:
 async def test_photo_and_sticker_where_text_is_expected(telegram: TelegramDriver) -> None:
     seen = await telegram._do(lambda: telegram.fake.sticker(telegram.chat_id))
     assert "chỉ đọc được tin nhắn chữ" in seen[0].text
-    seen = await telegram._do(lambda: telegram.fake.photo(telegram.chat_id))
-    assert "chỉ đọc được tin nhắn chữ" in seen[0].text
+    seen = await telegram._do(lambda: telegram.fake.photo(telegram.chat_id))  # a photo, outside any flow:
+    assert "chưa xem được nội dung ảnh" in seen[0].text and "Gửi phản ánh" in seen[0].labels  # what it can do
 
 
 async def test_same_update_delivered_twice_is_handled_once(telegram: TelegramDriver) -> None:

@@ -143,9 +143,13 @@ async def test_long_reply_arrives_as_several_messages(fake_zalo: FakeZalo) -> No
 # --- media ----------------------------------------------------------------------
 
 async def test_image_sticker_and_unsupported_where_text_is_expected(zalo: ZaloDriver) -> None:
-    for make in (zalo.fake.image, zalo.fake.sticker, zalo.fake.unsupported):
+    for make in (zalo.fake.sticker, zalo.fake.unsupported):
         seen = await zalo._do(lambda make=make: make(zalo.chat_id))
         assert len(seen) == 1 and "chỉ đọc được tin nhắn chữ" in seen[0].text
+    seen = await zalo._do(lambda: zalo.fake.image(zalo.chat_id))  # a photo outside any flow: what it can do
+    assert len(seen) == 1 and "chưa xem được nội dung ảnh" in seen[0].text and "1. Gửi phản ánh" in seen[0].text
+    seen = await zalo._do(lambda: zalo.fake.image(zalo.chat_id, caption="giấy hẹn trả kết quả khai sinh mất rồi"))
+    assert "em trả lời theo phần chữ" in seen[0].text  # the caption is read as what they ask
 
 
 async def test_photo_url_is_kept_when_the_flow_expects_a_photo(zalo: ZaloDriver) -> None:

@@ -44,3 +44,14 @@ CARD_FILES = "Ảnh/tệp kèm theo: {what}, gửi ngay trên thẻ này."
 RELAYED_NOTHING = "Dạ, tệp này em chưa chuyển được cho người hỗ trợ ạ. Anh/chị gửi ảnh hoặc gõ chữ giúp em nhé."
 DOCUMENT_NOT_ON_ZALO = ("Dạ, người dân đang nhắn qua Zalo, Zalo chỉ nhận ảnh nên tệp này em chưa chuyển được. "
                         "Anh/chị chụp ảnh hoặc gõ nội dung giúp em ạ.")
+
+# --- outside any flow: what the assistant can and cannot do with a photo or a pin ----------------
+PHOTO_UNREAD = ("Dạ, em chưa xem được nội dung ảnh ạ.\n"
+                "• Nếu là giấy hẹn, anh/chị gõ mã hồ sơ in trên giấy để em tra cứu.\n"
+                "• Nếu muốn phản ánh kèm ảnh, anh/chị bấm \"Gửi phản ánh\", em sẽ xin ảnh ở bước gửi ảnh.\n"
+                "• Hoặc gõ câu hỏi bằng chữ giúp em.")
+CAPTION_READ = "Dạ, em chưa xem được ảnh, em trả lời theo phần chữ anh/chị ghi kèm ạ."
+PIN_UNUSED = ("Dạ, em đã nhận vị trí ạ. Vị trí dùng khi anh/chị gửi phản ánh (bấm \"Gửi phản ánh\"), "
+              "hoặc anh/chị gõ câu hỏi bằng chữ giúp em.")
+BTN_COMPLAINT = "Gửi phản ánh"
+BTN_MENU = "Về menu"
