@@ -108,6 +108,8 @@ def begin_from_message(ctx: Context, text: str) -> list[Reply]:
     description = clean_text(text, DESCRIPTION_MAX)
     d: dict = {"quick": True}
     ctx.session.data[DRAFT] = d
+    if ctx.incoming.attachment is not None:  # told as the caption of a photo: the photo goes with it
+        media.add_file(ctx, d)
     if len(description.split()) >= MIN_DESCRIPTION_WORDS and _meaningful(text):
         d["description"] = description  # "tôi muốn góp ý về thủ tục" names a topic but tells nothing yet
     if r.topic:

@@ -61,6 +61,7 @@ def add_file(ctx: Context, d: dict[str, Any]) -> tuple[bool, bool]:
         return False, first
     caption = clean_text(att.caption, CAPTION_MAX)
     kept.append(Attachment(att.kind, att.ref, att.source, caption, att.name[:160]).to_dict())
+    ctx.attachment_kept = True  # type: ignore[attr-defined]  # (the dispatcher says "kept", not "not read")
     # "has a photo" for the summary's buttons, and complaints.photo_ref as it always was (tg-file:… or the URL)
     d.setdefault("photo", (f"tg-file:{att.ref}" if att.source == "telegram" else att.ref)[:256])
     return True, first

@@ -187,7 +187,10 @@ class Dispatcher:
             return [Reply.make(TM.PIN_UNUSED if inc.kind == "location" else TM.PHOTO_UNREAD, rows)]
         if inc.kind != "text":
             return [Reply.make(T.NO_TEXT)]
-        replies = prefix + await conversation.respond(ctx, self.router)
+        replies = await conversation.respond(ctx, self.router)
+        if prefix:  # a photo's caption was read; if a flow kept the photo itself (a complaint), say that instead
+            prefix = [Reply.make(TM.KEPT_AT_OTHER_STEP)] if getattr(ctx, "attachment_kept", False) else prefix
+            replies = prefix + replies
         if state and ctx.session.state == state:  # a detour: the flow is kept, say how to go back
             resume = self.router.find_resume(state)
             note = await resume(ctx) if resume is not None else None

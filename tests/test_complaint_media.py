@@ -158,3 +158,13 @@ async def test_outside_any_flow_a_caption_is_read_and_a_bare_photo_or_pin_says_w
     assert "chưa xem được nội dung ảnh" in joined(bare) and "Gửi phản ánh" in bare[-1].labels
     pin = await telegram._do(lambda: fake.location(chat, LAT, LON))
     assert "đã nhận vị trí" in joined(pin) and NO_TEXT not in joined(pin)
+
+
+async def test_a_complaint_told_as_the_caption_of_a_photo_keeps_the_photo(terminal: TerminalDriver) -> None:
+    told = joined(await terminal.say("/anh https://anh.example.vn/den.jpg đèn đường phường Long Xuyên hư cả tháng "
+                                     "không ai sửa"))
+    assert "em đã nhận ảnh, sẽ gửi kèm phản ánh" in told and "trả lời theo phần chữ" not in told
+    d = terminal.dispatcher
+    session = await d.services.store.load("terminal", terminal.user, terminal.user)
+    draft = session.data.get("pakn") or {}
+    assert [m["ref"] for m in draft.get("media", [])] == ["https://anh.example.vn/den.jpg"]
