@@ -44,7 +44,7 @@ LEVEL_BASIS = ("stated", "agency", "none")  # level as the source states it / re
 COLUMNS = ("code", "name", "field", "level", "level_basis", "online", "agency", "page", "source", "source_date")
 REQUIRED = ("code", "name", "field", "level", "online", "source", "source_date")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INDEX_VERSION = 8  # bump when the index layout or the analysis changes
+INDEX_VERSION = 9  # bump when the index layout or the analysis changes
 
 # Scoring
 ANSWER_SCORE = 0.62
@@ -77,6 +77,13 @@ thu tuc|ho so|giay to|le phi|bao nhieu|bao lau|o dau|the nao|nhu the nao|lam sao
 |hom nay|bay gio|lam sao|the sao|ra sao|o dau|di dau|khi nao|luc nao|can lam gi|can gi|mat bao lau|mat may ngay|can nhung gi|nop o dau|lam o dau|phai lam gi|di dau|duoc khong
 |co duoc khong|la gi|the nao a|ra sao|cho em hoi|cho toi hoi|cho minh hoi|xin hoi|muon hoi|nguoi ta|ai lam|o nha
 """.replace("\n", "").split("|") if p.strip())
+# Words about who asks and when (folded): a question says them, a procedure's name rarely names the thing by them;
+# unmatched, they weigh LIGHT_SHARE of a word.
+LIGHT_WORDS = frozenset("""
+con bo me ong ba chong vo chau anh chi em toi minh nha gia dinh ban be hang xom thon xom lang xa phuong
+nam thang ngay tuan hom nay mai qua truoc sau roi gio moi cu lau bi da dang se muon can xin mo
+""".split())
+LIGHT_SHARE = 0.3
 QUERY_STOP = frozenset("""
 a ah oi alo bn biet cach hoi_ khong duoc em gi giup gium hay la lam muon nao nay ne nhe nhi ra roi toi tui voi vs
 xin xong nhung cac anh nhieu uh uk ok dc ko k j vui long""".split())
@@ -348,8 +355,8 @@ class CatalogueIndex:
             names = 0
             for t, w in qterms.items():
                 ws = table.get(t)
-                if ws is None:
-                    missed += min(w, self.mean_idf) * UNMATCHED_SHARE  # a rare word said but not named weighs less
+                if ws is None:  # a rare word said but not named weighs less; a word about who asks, little
+                    missed += min(w, self.mean_idf) * (LIGHT_SHARE if t in LIGHT_WORDS else UNMATCHED_SHARE)
                     continue
                 accent = typed.get(t)
                 if accent is not None and accent not in table:

@@ -21,6 +21,7 @@ from bot.cli import main as cli_main
 from tests.drivers import TerminalDriver
 
 QUESTIONS = Path(__file__).parent / "data" / "catalogue_questions.jsonl"
+HELDOUT = Path(__file__).parent / "data" / "catalogue_questions_heldout.jsonl"
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_questions.jsonl"
 HEADER = "code,name,field,level,level_basis,online,agency,page,source,source_date\n"
 SOURCE = "github:example/list@abc:list.csv"
@@ -103,9 +104,9 @@ def _reading(kb: KnowledgeBase, text: str):  # type: ignore[no-untyped-def]
                    looks_out_of_scope(r.normalized))
 
 
-def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase) -> None:
-    cases = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(cases) >= 100
+def _answered(kb: KnowledgeBase, path: Path) -> tuple[int, int, int]:
+    """(answered with the right code, the right code on the card or among the choices, questions)."""
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     answered = offered = 0
     for c in cases:
         reading = _reading(kb, c["q"])
@@ -116,10 +117,20 @@ def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase) -> None
         right = [m.entry.code == c["code"] or core_name(m.entry.name) == wanted for m in reading.matches]
         answered += reading.decision == "answer" and right[0]
         offered += any(right)
-    share = answered / len(cases)
-    print(f"\ncatalogue questions: {answered}/{len(cases)} answered with the right code ({share:.1%}), "
-          f"right code among the choices or the card {offered}/{len(cases)}")
-    assert share >= 0.6  # measured 61.4% on 30/11/2026; the issue's target is 90%, not reached (see docs/catalogue.md)
+    return answered, offered, len(cases)
+
+
+@pytest.mark.parametrize("path, floor", [
+    (QUESTIONS, 0.6),  # 114 questions, used while tuning: 64.0% on 30/11/2026
+    (HELDOUT, 0.5),  # 44 questions written before the last changes, misses not looked at: 54.5%
+])
+def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase, path: Path, floor: float) -> None:
+    answered, offered, total = _answered(kb, path)
+    assert total >= (100 if path == QUESTIONS else 40)
+    share = answered / total
+    print(f"\n{path.name}: {answered}/{total} answered with the right code ({share:.1%}), "
+          f"right code on the card or among the choices {offered}/{total}")
+    assert share >= floor  # the issue's target is 90%, not reached (see docs/catalogue.md)
 
 
 def test_out_of_scope_questions_get_no_catalogue_card(kb: KnowledgeBase) -> None:
