@@ -185,7 +185,7 @@ def pick_topic(text: str, scores: dict[str, int], dossier_code: str, topics: Top
     return ""
 
 
-def read_complaint(text: str, *, province: str = "", kb: "KnowledgeBase | None" = None,
+def read_complaint(text: str, *, province: str = "", kb: KnowledgeBase | None = None,
                    topics: Topics | None = None) -> Reading:
     """Everything ``text`` says about a complaint; ``province`` is the deployment's (its units first)."""
     topics = topics or load_topics()
@@ -222,7 +222,7 @@ def read_complaint(text: str, *, province: str = "", kb: "KnowledgeBase | None" 
 _YES_NO = re.compile(r"(?<!\w)(?:co|duoc)(?!\w).*(?<!\w)(?:khong|ko|k|chua)(?: a| vay| ha| nhi)?\s*$")
 
 
-def _procedure(text: str, kb: "KnowledgeBase") -> str:
+def _procedure(text: str, kb: KnowledgeBase) -> str:
     found = [c for c in kb.matcher.search(text, 3) if kb.procedure(c.id) is not None]
     return found[0].id if found and found[0].score >= PROCEDURE_SCORE else ""
 
@@ -234,7 +234,7 @@ _TYPES = {"phuong": "phường", "p": "phường", "xa": "xã", "x": "xã", "dac
 _PLACE_PREP = ("o", "tai", "thuoc", "khu vuc", "dia ban", "ve", "cua", "cho")  # "cho": chợ Châu Đốc
 _STOP = {"bi", "co", "da", "dang", "rat", "qua", "lam", "nhieu", "toi", "em", "minh", "nha", "va", "ma", "thi", "la",
          "khong", "chua", "duoc", "nay", "do", "kia", "roi", "tu", "den", "voi", "cua", "o", "tai", "hu",
-         "de", "nghi", "sua", "gan", "truoc", "sau", "ngay", "dem", "toi", "sang", "chieu", "trua", "hom", "thang"}
+         "de", "nghi", "sua", "gan", "truoc", "sau", "ngay", "dem", "sang", "chieu", "trua", "hom", "thang"}
 _MAX_NAME_WORDS = 4
 
 
@@ -307,9 +307,7 @@ def _name_after(words: list[str], folded: list[str], start: int, kind: str, prov
             units = [c for c in units if fold(c.short) == key and normalize_tokens(c.short) == typed.split()] or units
         if province:
             home = [c for c in units if c.province == province]
-            if exact_home:
-                units = home
-            elif home:
+            if exact_home or home:  # a bare name: this province's only; a typed "phường X": this province's first
                 units = home
         elif exact_home:
             return None

@@ -188,7 +188,8 @@ async def test_rating_and_comment_reach_the_agency(channel: Driver) -> None:
 @pytest.fixture
 async def zalo(settings: Settings, kb: Any) -> Any:
     from tests.drivers import ZaloDriver
-    from tests.fake_zalo import TOKEN as ZALO_TOKEN, FakeZalo
+    from tests.fake_zalo import TOKEN as ZALO_TOKEN
+    from tests.fake_zalo import FakeZalo
 
     async with FakeZalo() as fake:
         z_settings = settings.model_copy(update={"zalo_bot_token": ZALO_TOKEN, "zalo_base_url": fake.base_url})
