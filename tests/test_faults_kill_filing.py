@@ -1,15 +1,16 @@
-"""kill -9 of ``python -m bot serve`` while a complaint is being filed, at random offsets, 20 rounds, on
-SQLite and on PostgreSQL.
+"""kill -9 of ``python -m bot serve`` while a complaint is being filed, 20 rounds, on SQLite and on
+PostgreSQL.
 
 Each round a new citizen walks a complaint to its summary through the Telegram webhook (fake Bot API),
-presses "Gửi phản ánh", and the server is killed with SIGKILL just before the press arrives (every fifth
-round) or 0–150 ms after it: before the update was recorded, after it was recorded and before the
-complaint was stored, after it was stored (with the session, one transaction) but before the code was
-sent, or after. The server is started again (that process serves the next round); if the citizen has
-not received a tracking code when it is healthy (even rounds) or 1 s later (odd rounds), they press
-"Gửi phản ánh" again. Every round must end with exactly one complaint for that citizen, its code
-delivered to them, and exactly one agency card for it (a resend of a card whose send was in doubt at
-the kill is allowed only marked "Tin gửi lại", as docs/complaints.md says).
+presses "Gửi phản ánh", and the server is killed with SIGKILL at one of the filing's step boundaries, in
+turn: at a random offset inside the filing turn; the moment the press's inbox record is committed; the
+moment the complaint row is committed (before the session save and before the code is sent); 60-150 ms
+after the press; just before the press arrives. The server is started again (that process serves the
+next round); if the citizen has not received a tracking code when it is healthy (even rounds) or 1 s
+later (odd rounds, when an update was left to replay), they press "Gửi phản ánh" again. Every round
+must end with exactly one complaint for that citizen, its code delivered to them, and exactly one
+agency card for it (or that card plus one copy marked "Tin gửi lại" when its send was in doubt at a
+kill, as docs/complaints.md says). Where each kill landed is printed.
 """
 
 from __future__ import annotations
@@ -141,6 +142,18 @@ async def _dump(db_url: str) -> str:
     return "\n".join(out)
 
 
+async def wait_for_row(conn: Any, sql: str, params: dict[str, Any], timeout: float) -> bool:
+    """Poll until ``sql`` finds a row (each poll in a new transaction, so it sees the latest commits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = (await conn.execute(text(sql), params)).first() is not None
+        await conn.rollback()
+        if found:
+            return True
+        await asyncio.sleep(0.001)
+    return False
+
+
 def _phase(recorded: bool, filed: int, code: bool) -> str:
     """Where the kill landed in the filing of the complaint."""
     if code:
@@ -166,7 +179,8 @@ async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one
     started_all = time.monotonic()
     outcomes: list[tuple[int, str, str]] = []
     codes: dict[int, str] = {}
-    async with FakeTelegram() as tg, FakeZalo() as zalo:
+    watch_store = Store.from_url(db_url)  # the test's own connection, to see the moment a row is committed
+    async with FakeTelegram() as tg, FakeZalo() as zalo, watch_store.engine.connect() as watch:
         env = bot_env(tmp_path, tg, zalo, AGENCIES_FILE=str(agencies), DEFAULT_PROVINCE="An Giang",
                       DATABASE_URL=db_url)
         port = free_port()
@@ -181,15 +195,28 @@ async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one
                 for n in range(ROUNDS):
                     user = 7100 + n
                     send, turn = await walk_to_summary(http, url, tg, user)
-                    # Most offsets fall inside the turn that files (as long as the last step's turn took,
-                    # ~10-60 ms), some after it; every fifth round the process dies just before the press
-                    # arrives (offset -1: the press is lost, the citizen presses again).
-                    offset_ms = (-1 if n % 5 == 4 else rng.randint(60, 150) if n % 5 == 3
-                                 else rng.randint(0, max(10, round(turn * 1000))))
-                    if offset_ms < 0:
+                    # Five kinds of round, in turn: killed at a random offset inside the filing turn (up to
+                    # as long as the last step's turn took); at the moment the press's inbox record is
+                    # committed; at the moment the complaint row is committed (the window between the
+                    # complaint's transaction and the session save); 60-150 ms after the press (after the
+                    # turn, or late in it on a slow machine); just before the press arrives (it is lost;
+                    # the citizen presses again). The moment is seen by polling the database, so the kill
+                    # lands within a few ms of that boundary.
+                    kind = n % 5
+                    boundary = {1: ("SELECT 1 FROM inbox_updates WHERE conversation = :c", {"c": f"telegram:{user}"}),
+                                2: ("SELECT 1 FROM complaints c JOIN users u ON u.id = c.user_id "
+                                    "WHERE u.channel = 'telegram' AND u.external_id = :u", {"u": str(user)})}
+                    offset_ms = (-1 if kind == 4 else rng.randint(60, 150) if kind == 3
+                                 else rng.randint(0, max(10, round(turn * 1000))) if kind == 0 else 0)
+                    if kind == 4:
                         assert await server.stop(signal.SIGKILL) == -signal.SIGKILL
                     post = asyncio.create_task(http.post(url, json=telegram_press(tg, user, send), headers=HEADERS))
-                    if offset_ms >= 0:
+                    if kind in boundary:
+                        started = time.monotonic()
+                        await wait_for_row(watch, *boundary[kind], timeout=2)  # (missed: killed later)
+                        offset_ms = round((time.monotonic() - started) * 1000)
+                        assert await server.stop(signal.SIGKILL) == -signal.SIGKILL
+                    elif kind != 4:
                         await asyncio.sleep(offset_ms / 1000)
                         assert await server.stop(signal.SIGKILL) == -signal.SIGKILL
                     with contextlib.suppress(httpx.HTTPError):
@@ -202,8 +229,10 @@ async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one
                     await wait_healthy(base, server)
                     pressed_again = False
                     # Even rounds press again at once (racing the restarted server's replay of the recorded
-                    # update, if any); odd rounds give that replay (done at start-up) 1 s first.
-                    if not await wait_until(lambda: codes_to(tg, user), 0 if n % 2 == 0 else 1.0):
+                    # update, if any); odd rounds give that replay (done at start-up) 1 s first, unless there
+                    # is nothing to replay.
+                    replay_wait = 1.0 if n % 2 and phase != "press-not-recorded" else 0
+                    if not await wait_until(lambda: codes_to(tg, user), replay_wait):
                         pressed_again = True
                         resp = await http.post(url, json=telegram_press(tg, user, send), headers=HEADERS)
                         assert resp.status_code == 200
@@ -232,6 +261,7 @@ async def test_kill_9_at_random_offsets_while_filing_gives_one_complaint_and_one
                     outcomes[n] = (*outcomes[n][:2], outcomes[n][2] + f" cards={len(cards)}-marked-resent")
         finally:
             await server.__aexit__(None, None, None)
+    await watch_store.close()
     took = time.monotonic() - started_all
     phases = {p: sum(1 for _, q, _ in outcomes if q == p) for p in
               ("press-not-recorded", "recorded-not-filed", "filed-code-not-sent", "after-code-sent")}
