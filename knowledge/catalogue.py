@@ -54,6 +54,8 @@ CLEAR_SCORE = 0.45  # below ANSWER_SCORE, a best row this far ahead of the next 
 CLEAR_MARGIN = 0.1
 OVERRIDE_MARGIN = 0.1  # a catalogue row this far above every curated name (same scale) overrides a curated answer
 OVERRIDE_BELOW = 0.7  # ... when the curated matcher's own score is below this
+DECISIVE_IDF = 2.0  # a word this far above the mean idf is rare enough to name a procedure by itself
+DECISIVE_SLACK = 0.05
 SUB_CASE_SCORE = 0.45  # a curated name this close, wholly inside the catalogue row's name, keeps the curated answer
 ASK_OVER_MARGIN = 0.1  # ... and replaces the curated "did you mean" choices
 OUT_OF_SCOPE_SCORE = 0.75  # text that reads as travel, health, prices...: only a clear catalogue answer this strong
@@ -435,11 +437,12 @@ class Catalogue:
         variants: "... (cấp tỉnh)", "... có yếu tố nước ngoài") do not make it a question."""
         if not found or found[0].score < ASK_SCORE:
             return "none"
-        clear = len(found) == 1 or found[0].score - found[1].score >= CLEAR_MARGIN
+        core = core_name(found[0].entry.name)
+        rivals = [m for m in found[1:] if core_name(m.entry.name) != core]  # other levels are not rivals
+        clear = not rivals or found[0].score - rivals[0].score >= CLEAR_MARGIN
         if found[0].score < ANSWER_SCORE:
             return "answer" if clear and found[0].score >= CLEAR_SCORE else "ask"
         top = self.name_words(found[0])
-        core = core_name(found[0].entry.name)
         for other in found[1:]:
             if found[0].score - other.score >= ANSWER_MARGIN:
                 break
@@ -530,6 +533,18 @@ def check(kb_dir: Path) -> tuple[list[Problem], int]:
     return problems, len(entries)
 
 
+def _decisive(catalogue: Catalogue, text: str, top: CatalogueMatch,
+              curated: tuple[str, float, frozenset[str]] | None, rival: float) -> bool:
+    """The catalogue row names a rare word of the question that the best curated name does not ("karaoke"
+    beside the hộ kinh doanh entry's "mở quán ... giấy phép"), and fits about as well otherwise."""
+    if top.score < rival - DECISIVE_SLACK:
+        return False
+    rare = catalogue.index.mean_idf + DECISIVE_IDF
+    words = {f for f, _ in _analyze_marked(text[:1000], catalogue.table, catalogue.words, query=True)}
+    named = catalogue.name_words(top) - (curated[2] if curated else frozenset())
+    return any(catalogue.index.idf.get(w, 0.0) >= rare for w in words & named)
+
+
 @dataclass(frozen=True)
 class CatalogueReading:
     """What the catalogue tier says about a message the curated entries did not answer."""
@@ -567,8 +582,9 @@ def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: f
     if curated and rival >= SUB_CASE_SCORE and curated[2] <= catalogue.name_words(found[0]):
         return None  # the row is a case of a curated topic ("thai sản ... khi vợ sinh con"): the curated entry
     if decision == "answer":
-        if (verdict != "answer" or best_score >= OVERRIDE_BELOW or found[0].score < ANSWER_SCORE
-                or found[0].score < rival + OVERRIDE_MARGIN):
+        clearly = found[0].score >= ANSWER_SCORE and found[0].score >= rival + OVERRIDE_MARGIN
+        if verdict != "answer" or best_score >= OVERRIDE_BELOW or not (clearly or _decisive(catalogue, text, found[0],
+                                                                                              curated, rival)):
             return None
     elif decision == "ask":
         if verdict != "answer" or found[0].score < rival + ASK_OVER_MARGIN:

@@ -121,7 +121,7 @@ def _answered(kb: KnowledgeBase, path: Path) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("path, floor", [
-    (QUESTIONS, 0.6),  # 114 questions, used while tuning: 64.0% on 30/11/2026
+    (QUESTIONS, 0.6),  # 114 questions, used while tuning: 66.7% on 30/11/2026
     (HELDOUT, 0.5),  # 44 questions written before the last changes, misses not looked at: 54.5%
 ])
 def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase, path: Path, floor: float) -> None:
