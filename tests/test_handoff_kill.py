@@ -1,6 +1,6 @@
 """kill -9 in the middle of a live chat (issue 14): ``python -m bot serve`` behind the Telegram webhook is
 killed right after acknowledging a citizen's line and a helper's line; the restarted server carries on
-and both sides end up with every line once, in order (a line caught in the in-doubt window may come
+(a photo each way included) and both sides end up with every line once, in order (a line caught in the in-doubt window may come
 again only with the visible resend note)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _press(tg: FakeTelegram, chat: int, data: str, user: int) -> dict:
 
 
 def _lines(tg: FakeTelegram, chat: int, prefix: str) -> list[str]:
-    return [s.text for s in tg.to(chat) if s.text.startswith(prefix)]
+    return [s.text for s in tg.to(chat) if s.kind == "text" and s.text.startswith(prefix)]  # (captions apart)
 
 
 async def _until(check, timeout: float = 30.0) -> None:  # noqa: ANN001
@@ -90,6 +90,13 @@ async def test_kill_9_in_a_live_chat_loses_and_doubles_nothing(tmp_path: Path) -
                 for i in (4, 5):
                     await _post(http, base, _text(tg, CITIZEN, f"dân {i}"))
                     await _post(http, base, _text(tg, TEAM, f"/traloi HT1 tổ {i}", HELPER))
+                # a photo each way after the restart: the files themselves, once
+                tg.photo_with(CITIZEN, "dan-anh", "màn hình lỗi")
+                await _post(http, base, dict(tg.updates.pop()))
+                tg.photo_with(TEAM, "to-anh", "chị bấm vào đây", user_id=HELPER, reply_to=card.message_id)
+                await _post(http, base, dict(tg.updates.pop()))
+                await _until(lambda: any(s.media == "dan-anh" for s in tg.to(TEAM))
+                             and any(s.media == "to-anh" for s in tg.to(CITIZEN)))
                 await _until(lambda: len([t for t in _lines(tg, TEAM, "👤 HT1: dân") if RESENT not in t]) >= 5
                              and len([t for t in _lines(tg, CITIZEN, "💬") if RESENT not in t]) >= 5)
                 await asyncio.sleep(1.0)  # nothing more arrives
@@ -97,5 +104,8 @@ async def test_kill_9_in_a_live_chat_loses_and_doubles_nothing(tmp_path: Path) -
     to_citizen = [t for t in _lines(tg, CITIZEN, "💬") if RESENT not in t]
     assert to_team == [f"👤 HT1: dân {i}" for i in range(1, 6)]
     assert [t.rpartition(": ")[2] for t in to_citizen] == [f"tổ {i}" for i in range(1, 6)]
+    assert [(s.media, s.text) for s in tg.to(TEAM) if s.kind == "photo"] == [("dan-anh", "👤 HT1\nmàn hình lỗi")]
+    assert [(s.media, s.text) for s in tg.to(CITIZEN) if s.kind == "photo"] == [
+        ("to-anh", f"💬 Dân {HELPER}\nchị bấm vào đây")]
     # the assistant never answered the citizen itself during the chat
     assert not [s.text for s in tg.to(CITIZEN) if "chưa tìm thấy" in s.text or "chưa có thông tin" in s.text]
