@@ -44,7 +44,7 @@ LEVEL_BASIS = ("stated", "agency", "none")  # level as the source states it / re
 COLUMNS = ("code", "name", "field", "level", "level_basis", "online", "agency", "page", "source", "source_date")
 REQUIRED = ("code", "name", "field", "level", "online", "source", "source_date")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INDEX_VERSION = 9  # bump when the index layout or the analysis changes
+INDEX_VERSION = 11  # bump when the index layout or the analysis changes
 
 # Scoring
 ANSWER_SCORE = 0.62
@@ -64,7 +64,10 @@ UNKNOWN_SHARE = 0.8  # a query syllable the catalogue never uses weighs this sha
 CANDIDATE_DF = 0.06  # terms in more rows than this share only score candidates found by rarer terms
 MAX_CANDIDATES = 60
 MODIFIER_PENALTY = 0.85  # per action word of a name the question does not say ("cấp lại" when asked "cấp")
-MODIFIERS = frozenset("lai doi han hoi chinh dut xoa sung huy dung ngung thay".split())  # folded: lại, đổi, gia hạn, thu hồi...
+# action words of a name (folded; a phrase counts when its syllables stand together): cấp lại, đổi, gia hạn...
+MODIFIERS = tuple(tuple(p.split()) for p in (
+    "lai", "doi", "gia han", "thu hoi", "dieu chinh", "cham dut", "xoa", "bo sung", "huy", "dung", "tam ngung",
+    "thong bao", "giai the", "sap nhap", "dinh chi", "mien nhiem", "kiem tra", "tham dinh", "phe duyet", "chap thuan"))
 ACCENT = "~"  # index key prefix of a name's syllables as written with their diacritics
 ACCENT_WEIGHT = 0.35  # a syllable typed with diacritics that the name writes otherwise (mấy / máy) counts this much
 NO_PAIR_PENALTY = 0.6
@@ -252,6 +255,11 @@ def _analyze_marked(text: str, table: Abbreviations, words: Abbreviations | None
     return pairs
 
 
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i:i + n]) == phrase for i in range(len(words) - n + 1))
+
+
 def _terms(folded: list[str]) -> list[str]:
     return folded + [f"{a} {b}" for a, b in zip(folded, folded[1:])]
 
@@ -304,7 +312,7 @@ class CatalogueIndex:
                 p.append(n)
             rows.append(weights)
             sizes.append(min(len(set(name)), 65535))
-            mods.append(tuple(sorted(set(name) & MODIFIERS)))
+            mods.append(tuple(" ".join(m) for m in MODIFIERS if _contains(name, m)))
         total = max(len(texts), 1)
         idf = {t: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for t, p in post.items()}
         unigrams = [v for t, v in idf.items() if " " not in t and not t.startswith(ACCENT)]
@@ -370,7 +378,7 @@ class CatalogueIndex:
             share = min(names / max(self.name_sizes[r], 1), 1.0)
             score = cover * (0.72 + 0.2 * share + 0.08 * paired / pair_mass)
             for word in self.modifiers[r]:
-                if word not in qterms:
+                if word not in qterms and word not in pairs:
                     score *= MODIFIER_PENALTY
             if not paired and len(qterms) >= 2:
                 score *= NO_PAIR_PENALTY  # no two words of the question stand together in the name
