@@ -44,7 +44,7 @@ LEVEL_BASIS = ("stated", "agency", "none")  # level as the source states it / re
 COLUMNS = ("code", "name", "field", "level", "level_basis", "online", "agency", "page", "source", "source_date")
 REQUIRED = ("code", "name", "field", "level", "online", "source", "source_date")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INDEX_VERSION = 11  # bump when the index layout or the analysis changes
+INDEX_VERSION = 12  # bump when the index layout or the analysis changes
 
 # Scoring
 ANSWER_SCORE = 0.62
@@ -369,7 +369,8 @@ class CatalogueIndex:
                     missed += min(w, self.mean_idf) * (LIGHT_SHARE if t in LIGHT_WORDS else UNMATCHED_SHARE)
                     continue
                 accent = typed.get(t)
-                if accent is not None and accent not in table:
+                if accent is not None and accent not in table:  # chưa is not chữa: mostly a word not named
+                    missed += w * (1 - ACCENT_WEIGHT)
                     w *= ACCENT_WEIGHT
                 matched += w * ws
                 names += ws == 1.0
@@ -416,21 +417,26 @@ class Catalogue:
     def search(self, text: str, limit: int = 3) -> list[CatalogueMatch]:
         return self.compare(text, limit)[0]
 
-    def compare(self, text: str, limit: int = 3) -> tuple[list[CatalogueMatch], tuple[str, float, frozenset[str]] | None]:
+    def compare(self, text: str, limit: int = 3) -> tuple[list[CatalogueMatch], tuple | None]:
         """The best catalogue rows, and the best curated entry on the same scale: (id, score, the words of
-        its best-fitting name or alias)."""
+        its best-fitting name or alias, the words of its other names that fit well)."""
         marked = _analyze_marked(text[:1000], self.table, self.words, query=True)
         out: list[CatalogueMatch] = []
-        curated: tuple[str, float, frozenset[str]] | None = None
+        curated: tuple | None = None
+        others: list[frozenset[str]] = []
         for r, score in self.index.search(marked, limit + 12):
             code = self.index.codes[r]
             if code.startswith(CURATED):
+                words = frozenset(t for t, w in self.index.rows[r].items()
+                                  if w == 1.0 and " " not in t and not t.startswith(ACCENT))
                 if curated is None:
-                    words = frozenset(t for t, w in self.index.rows[r].items()
-                                      if w == 1.0 and " " not in t and not t.startswith(ACCENT))
                     curated = (code[len(CURATED):], score, words)
+                elif code[len(CURATED):] == curated[0] and score >= SUB_CASE_SCORE:
+                    others.append(words)  # the same entry's other names that fit well
             elif code not in self.hidden and len(out) < limit:
                 out.append(CatalogueMatch(self.entries[code], score, r))
+        if curated is not None:
+            curated = (curated[0], curated[1], curated[2], tuple(others))
         return out, curated
 
     def name_words(self, match: CatalogueMatch) -> frozenset[str]:
@@ -541,8 +547,7 @@ def check(kb_dir: Path) -> tuple[list[Problem], int]:
     return problems, len(entries)
 
 
-def _decisive(catalogue: Catalogue, text: str, top: CatalogueMatch,
-              curated: tuple[str, float, frozenset[str]] | None, rival: float) -> bool:
+def _decisive(catalogue: Catalogue, text: str, top: CatalogueMatch, curated: tuple | None, rival: float) -> bool:
     """The catalogue row names a rare word of the question that the best curated name does not ("karaoke"
     beside the hộ kinh doanh entry's "mở quán ... giấy phép"), and fits about as well otherwise."""
     if top.score < rival - DECISIVE_SLACK:
@@ -587,7 +592,8 @@ def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: f
     if out_of_scope and not (verdict == "answer" and found[0].score >= OUT_OF_SCOPE_SCORE):
         return None  # "giá vé tour du lịch": not the tourism procedures
     rival = curated[1] if curated else 0.0
-    if curated and rival >= SUB_CASE_SCORE and curated[2] <= catalogue.name_words(found[0]):
+    if curated and rival >= SUB_CASE_SCORE and any(
+            words <= catalogue.name_words(found[0]) for words in (curated[2], *curated[3])):
         return None  # the row is a case of a curated topic ("thai sản ... khi vợ sinh con"): the curated entry
     if decision == "answer":
         clearly = found[0].score >= ANSWER_SCORE and found[0].score >= rival + OVERRIDE_MARGIN

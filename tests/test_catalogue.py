@@ -121,7 +121,7 @@ def _answered(kb: KnowledgeBase, path: Path) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("path, floor", [
-    (QUESTIONS, 0.65),  # 114 questions, used while tuning: 69.3% on 30/11/2026
+    (QUESTIONS, 0.65),  # 114 questions, used while tuning: 68.4% on 30/11/2026
     (HELDOUT, 0.5),  # 44 questions written before the last changes, misses not looked at: 56.8%
 ])
 def test_citizen_questions_about_catalogue_procedures(kb: KnowledgeBase, path: Path, floor: float) -> None:
