@@ -56,9 +56,17 @@ def backoff(attempts: int) -> float:
 
 
 LEASE = 60.0  # seconds a claim lasts; renewed every LEASE / 4 while the row is in hand
+# Channels whose messages their own process shows (``python -m bot chat`` prints its user's rows after each
+# turn): a worker without a sender for them leaves them alone instead of counting failed attempts.
+SELF_DELIVERED = ("terminal",)
 
 
-async def deliver_once(store: Store, senders: dict[str, Sender], limit: int = 20) -> int:
+def _skipped(senders: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(c for c in SELF_DELIVERED if c not in senders)
+
+
+async def deliver_once(store: Store, senders: dict[str, Sender], limit: int = 20,
+                       only: tuple[str, str] | None = None) -> int:
     """Claim due messages and send them; returns how many were sent.
 
     Rows are sent in lanes, one per destination chat, concurrently: a chat that is slow or rate
@@ -67,11 +75,13 @@ async def deliver_once(store: Store, senders: dict[str, Sender], limit: int = 20
     between; claims are renewed while rows are in hand. A row found ``sending`` after its worker died
     (or after a timeout) is "in doubt": the sender's optional ``confirm(item)`` says whether the
     platform already has it; without one, it is sent again with a note saying so. A message sent in
-    several parts records each part, so that a retry sends only the missing ones.
+    several parts records each part, so that a retry sends only the missing ones. ``only``: claim the rows
+    of that one (channel, chat) only (the terminal delivers its own user's messages).
     See docs/complaints.md for the exact guarantee.
     """
     sent = await _flush_acks(store)
-    items: list[OutboxItem] = await store.claim_outbox(limit=limit, lease=LEASE)
+    items: list[OutboxItem] = await store.claim_outbox(limit=limit, lease=LEASE, only=only,
+                                                       skip_channels=_skipped(senders))
     if not items:
         return sent
     lanes: dict[tuple[str, str], list[OutboxItem]] = {}
@@ -275,7 +285,8 @@ class OutboxLanes:
     async def round(self) -> int:
         """Claim and dispatch; returns how many rows were claimed (0: nothing due)."""
         self.sent += await _flush_acks(self.store)
-        items = await self.store.claim_outbox(limit=self.limit, lease=LEASE, exclude_chats=self.busy_chats())
+        items = await self.store.claim_outbox(limit=self.limit, lease=LEASE, exclude_chats=self.busy_chats(),
+                                              skip_channels=_skipped(self.senders))
         for item in items:
             key = (item.channel, item.chat_id)
             self.queues.setdefault(key, []).append(item)

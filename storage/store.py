@@ -544,11 +544,15 @@ class Store:
             return False
 
     async def claim_outbox(self, limit: int = 20, lease: float = 60.0,
-                           exclude_chats: list[str] | tuple[str, ...] = ()) -> list[OutboxItem]:
+                           exclude_chats: list[str] | tuple[str, ...] = (),
+                           only: tuple[str, str] | None = None,
+                           skip_channels: tuple[str, ...] = ()) -> list[OutboxItem]:
         """Claim due messages for this worker; a claim that outlives its lease is taken over.
 
         A row left in ``sending`` by a worker that died mid-send comes back with ``in_doubt=True``.
         ``exclude_chats``: chats whose lane in this worker already has enough in hand.
+        ``only``: (channel, chat id) of the one chat to claim for (the terminal delivers its own user's rows).
+        ``skip_channels``: channels whose rows this worker leaves alone (the terminal's, shown by the terminal).
         """
         now = self.now()
         until = now + dt.timedelta(seconds=lease)
@@ -561,6 +565,10 @@ class Store:
         )
         if exclude_chats:
             due = due.where(Outbox.chat_id.not_in(list(exclude_chats)))
+        if only is not None:
+            due = due.where(Outbox.channel == only[0], Outbox.chat_id == only[1])
+        if skip_channels:
+            due = due.where(Outbox.channel.not_in(list(skip_channels)))
         if self.is_postgres:
             due = due.with_for_update(skip_locked=True)
         async with self.sessions.begin() as db:

@@ -167,3 +167,54 @@ async def test_queue_place_is_told_when_it_moves_and_never_floods(telegram: Tele
     assert len(telegram.fake.to(5002)) == counts[1] + 1 and len(telegram.fake.to(5003)) == counts[2] + 1
     resumed = joined(await drivers[2].say("tôi vẫn đang chờ à"))
     assert "Trước anh/chị còn 1 người đang chờ ạ." in resumed  # the way back names the place too
+
+
+async def test_a_terminal_citizen_sees_the_helpers_lines_and_photos_and_sends_a_photo(
+        telegram: TelegramDriver) -> None:
+    """The terminal shows what the outbox holds for its user after each turn (a helper's line, a photo as its
+    address), and a photo typed as ``/anh URL`` reaches the helper's Telegram group by URL."""
+    import io
+    import queue
+
+    from bot.terminal import run_terminal
+
+    class Lines:
+        def __init__(self) -> None:
+            self.q: queue.Queue[str] = queue.Queue()
+
+        def readline(self) -> str:
+            return self.q.get(timeout=30)
+
+        def isatty(self) -> bool:
+            return False
+
+    fake, lines, out = telegram.fake, Lines(), io.StringIO()
+    task = asyncio.create_task(run_terminal(telegram.dispatcher, lines, out, user_id="term-1"))  # type: ignore[arg-type]
+
+    async def say(text: str, expect: str) -> None:
+        lines.q.put(text + "\n")
+        try:
+            await until(lambda: expect in out.getvalue(), 15)
+        except AssertionError:
+            raise AssertionError(out.getvalue()[-1500:]) from None
+
+    try:
+        await say("cho tôi gặp người thật", "xã, phường nào")
+        await say("phường Long Xuyên", "đang báo cho")
+        card = (await fake.wait_for(TEAM_CHAT, 1))[0]
+        await telegram.press_in(TEAM_CHAT, card.action("Nhận"), HELPER_A)
+        await telegram.say_in(TEAM_CHAT, "/traloi HT1 Chào anh, anh cần gì ạ", HELPER_A)
+        await asyncio.sleep(0.3)
+        await say("/anh https://anh.example.vn/loi.png màn hình lỗi", "💬 Dân 9001: Chào anh, anh cần gì ạ")
+        await until(lambda: any(s.media == "https://anh.example.vn/loi.png" for s in fake.to(TEAM_CHAT)))
+        assert [s.text for s in fake.to(TEAM_CHAT) if s.kind == "photo"] == ["👤 HT1\nmàn hình lỗi"]
+        refused = await telegram._do(lambda: fake.photo_with(TEAM_CHAT, "tg-file", "xem ảnh", user_id=HELPER_A,
+                                                             reply_to=card.message_id), TEAM_CHAT)
+        assert "người dân đang nhắn qua thử nghiệm nên ảnh này em chưa chuyển được" in joined(refused)
+        await telegram.say_in(TEAM_CHAT, "/ketthuc HT1", HELPER_A)
+        await say("cảm ơn", "Anh/chị thấy sự hỗ trợ vừa rồi thế nào")
+        await say("5", "5/5")  # the pushed rating's choices are the current ones
+    finally:
+        lines.q.put("")
+        await asyncio.wait_for(task, 10)
+    assert out.getvalue().count("💬 Dân 9001: Chào anh, anh cần gì ạ") == 1

@@ -16,8 +16,8 @@ DOCUMENT_FROM_CITIZEN = "📎 {code} · người dân gửi"
 DOCUMENT_FROM_STAFF = "📎 {name}"
 
 # The terminal cannot show a photo: it prints this line instead.
-TERMINAL_PHOTO = "[Ảnh {n}: {ref}]"
-TERMINAL_DOCUMENT = "[Tệp {n}: {ref}]"
+TERMINAL_PHOTO = "[Ảnh: {ref}]"
+TERMINAL_DOCUMENT = "[Tệp: {ref}]"
 
 # --- complaints: photos and place ----------------------------------------------------------------
 BTN_DONE = "Xong, tiếp tục"
