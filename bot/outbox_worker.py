@@ -229,14 +229,16 @@ def _media_plan(sender: Any, media: list[Attachment], failed: set[int], split: l
 
 def media_note(media: list[Attachment], failed: list[int], channel: str) -> str:
     """What the recipient is told about photos/documents that did not come: which, and why."""
-    lines = []
+    by_reason: dict[str, list[str]] = {}
     for i in sorted(set(failed)):
         if not 0 <= i < len(media):
             continue
         att = media[i]
         what = (TM.PHOTO if att.kind == "photo" else TM.DOCUMENT).format(n=i + 1, total=len(media))
-        why = TM.OTHER_CHANNEL if att.source == "telegram" and channel != "telegram" else TM.GONE
-        lines.append(TM.FAILED_LINE.format(what=what, why=why))
+        why = TM.OTHER_CHANNEL if att.source == "telegram" and channel != "telegram" else \
+            TM.NOT_HERE if att.kind == "document" and channel != "telegram" else TM.GONE
+        by_reason.setdefault(why, []).append(what)
+    lines = [TM.FAILED_LINE.format(what=", ".join(whats), why=why) for why, whats in by_reason.items()]
     return "\n".join([TM.FAILED_HEAD, *lines]) if lines else ""
 
 

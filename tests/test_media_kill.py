@@ -185,7 +185,7 @@ async def test_an_album_reaches_the_agency_as_photos_in_order_once_across_kill_9
     code2 = CODE.search(z_round[3].text).group(0)
     zdesk = zalo.to(ZALO_DESK)
     assert [(s.kind, s.media) for s in zdesk] == [("text", "")] + [("photo", u) for u in urls] + [("text", "")]
-    assert code1 in zdesk[0].text and "Ảnh 1/3: gửi qua Telegram nên không chuyển sang Zalo được" in zdesk[0].text
+    assert code1 in zdesk[0].text and "Ảnh 1/3, Ảnh 2/3, Ảnh 3/3: gửi qua Telegram nên không chuyển sang Zalo được" in zdesk[0].text
     assert [s.text for s in zdesk[1:4]] == [f"📷 1/3 · {code2}\n┃ ổ gà trước cổng chợ",
                                             f"📷 2/3 · {code2}\n┃ nước đọng sau mưa", f"📷 3/3 · {code2}"]
     assert code1 != code2  # two complaints, one card each (the tracking codes: tests/test_faults_kill_filing.py)

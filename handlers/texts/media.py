@@ -6,7 +6,8 @@ FAILED_LINE = "• {what}: {why}"
 PHOTO = "Ảnh {n}/{total}"
 DOCUMENT = "Tệp {n}/{total}"
 GONE = "không tải được nữa (tệp đã hết hạn hoặc bị xoá). Xin liên hệ người gửi nếu cần."
-OTHER_CHANNEL = "gửi qua Telegram nên không chuyển sang Zalo được. Xin xem trong nhóm Telegram hoặc liên hệ người gửi."
+OTHER_CHANNEL = "gửi qua Telegram nên không chuyển sang Zalo được. Xin liên hệ người gửi nếu cần xem."
+NOT_HERE = "Zalo không nhận tệp loại này. Xin liên hệ người gửi nếu cần xem."
 
 # Captions the bot puts on photos it forwards (citizen text is quoted with ┃, as on cards).
 CAPTION_COMPLAINT = "📷 {n}/{total} · {code}"
