@@ -28,7 +28,7 @@ ASK_MORE = "Dạ, em đã có {what} kèm theo. Anh/chị gửi thêm, hoặc b�
 KEPT_AT_OTHER_STEP = "Dạ, em đã nhận ảnh, sẽ gửi kèm phản ánh ạ."
 N_PHOTOS = "{n} ảnh"
 N_DOCS = "{n} tệp"
-PIN_PICK = ("Dạ, em đã ghi vị trí anh/chị gửi. Theo bản đồ hành chính, chỗ này có lẽ thuộc {commune}.\n"
+PIN_PICK = ("Dạ, em đã ghi vị trí anh/chị gửi. Theo dữ liệu đơn vị hành chính, chỗ này có lẽ thuộc {commune}.\n"
             "Anh/chị chọn đúng xã/phường giúp em ạ:")
 PIN_NO_COMMUNE = ("Dạ, em đã ghi vị trí anh/chị gửi nhưng chưa xác định được xã/phường ạ. "
                   "Anh/chị gõ tên xã/phường giúp em nhé.")
