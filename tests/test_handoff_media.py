@@ -189,7 +189,8 @@ async def test_a_terminal_citizen_sees_the_helpers_lines_and_photos_and_sends_a_
             return False
 
     fake, lines, out = telegram.fake, Lines(), io.StringIO()
-    task = asyncio.create_task(run_terminal(telegram.dispatcher, lines, out, user_id="term-1"))  # type: ignore[arg-type]
+    task = asyncio.create_task(run_terminal(telegram.dispatcher, lines, out,  # type: ignore[arg-type]
+                                            user_id="term-1"))
 
     async def say(text: str, expect: str) -> None:
         lines.q.put(text + "\n")

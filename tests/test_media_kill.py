@@ -2,7 +2,8 @@
 ``python -m bot serve`` behind the webhooks takes a complaint with three captioned photos to its summary,
 a citizen on Telegram and one on Zalo press "Gửi phản ánh", the server acknowledges the presses and is
 killed with SIGKILL at once (the desk's Telegram group also refuses the first delivery attempt, so no
-photo can have been delivered before the kill). The restarted server delivers: the desk's group gets the three photos as photos, in
+photo can have been delivered before the kill). The restarted server delivers: the desk's group gets
+the three photos as photos, in
 order, with their captions, right before the card, exactly once; on Telegram (file ids) and on Zalo
 (image URLs, which reach the desk's Telegram group by URL and its Zalo chat by sendPhoto)."""
 
@@ -185,7 +186,8 @@ async def test_an_album_reaches_the_agency_as_photos_in_order_once_across_kill_9
     code2 = CODE.search(z_round[3].text).group(0)
     zdesk = zalo.to(ZALO_DESK)
     assert [(s.kind, s.media) for s in zdesk] == [("text", "")] + [("photo", u) for u in urls] + [("text", "")]
-    assert code1 in zdesk[0].text and "Ảnh 1/3, Ảnh 2/3, Ảnh 3/3: gửi qua Telegram nên không chuyển sang Zalo được" in zdesk[0].text
+    assert code1 in zdesk[0].text
+    assert "Ảnh 1/3, Ảnh 2/3, Ảnh 3/3: gửi qua Telegram nên không chuyển sang Zalo được" in zdesk[0].text
     assert [s.text for s in zdesk[1:4]] == [f"📷 1/3 · {code2}\n┃ ổ gà trước cổng chợ",
                                             f"📷 2/3 · {code2}\n┃ nước đọng sau mưa", f"📷 3/3 · {code2}"]
     assert code1 != code2  # two complaints, one card each (the tracking codes: tests/test_faults_kill_filing.py)
