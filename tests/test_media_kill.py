@@ -3,9 +3,9 @@
 a citizen on Telegram and one on Zalo press "Gửi phản ánh", the server acknowledges the presses and is
 killed with SIGKILL at once (the desk's Telegram group also refuses the first delivery attempt, so no
 photo can have been delivered before the kill). The restarted server delivers: the desk's group gets
-the three photos as photos, in
-order, with their captions, right before the card, exactly once; on Telegram (file ids) and on Zalo
-(image URLs, which reach the desk's Telegram group by URL and its Zalo chat by sendPhoto)."""
+the three photos as photos, in order, with their captions, right before the card, exactly once; on
+Telegram (file ids) and on Zalo (image URLs, which reach the desk's Telegram group by URL and its Zalo
+chat by sendPhoto)."""
 
 from __future__ import annotations
 
