@@ -283,7 +283,7 @@ class PerChatRateLimiter(AIORateLimiter):
 
 
 # Bot API answers (400) that mean the file itself cannot be sent, not the chat.
-_FILE_REFUSALS = ("file", "url", "photo", "image", "media", "document", "dimensions", "too big")
+_FILE_REFUSALS = ("file", "url", "photo", "image", "media", "document", "dimensions", "too big", "web page content")
 
 
 def _file_refused(exc: BadRequest) -> bool:
