@@ -488,7 +488,8 @@ class Matcher:
         for terms, pairs, total in self._alias_weights(idx):
             if terms.isdisjoint(qset):
                 continue
-            hit = sum(w for t, w in pairs if t in qset)
+            # (every term there: the same sum as the total, in the same order)
+            hit = total if terms <= qset else sum(w for t, w in pairs if t in qset)
             if total > 0 and hit > 0:
                 explained = min(1.0, hit / query_mass) if query_mass > 0 else 0.0
                 if hit >= total and explained >= ALIAS_EXACT_SHARE:
@@ -590,6 +591,9 @@ class Matcher:
         if within:  # a part of a message already searched: its best entries, re-ranked fewer
             scores = self._retrieve_within(q, within)
             ranked = self._score(q, scores, WITHIN_DEPTH)[:limit]
+            pool = self._memo.get(("pool", within))
+            if pool is not None and ("pool", text) not in self._memo:  # the part's own parts: among the same
+                self._remember(("pool", text), pool)
         else:
             scores = self._retrieve(q)
             self._remember(("pool", text), nlargest(POOL_DEPTH, scores, key=scores.__getitem__))

@@ -188,8 +188,10 @@ class Abbreviations:
             for size in range(min(self.max_len, n - i), 0, -1):
                 span = tuple(tokens[i : i + size])
                 target = self.exact.get(span)
-                if target is None and not any(has_marks(t) for t in span):
+                if target is None:  # (a folded variant applies only to a span typed without marks)
                     target = self.folded.get(span)
+                    if target is not None and any(has_marks(t) for t in span):
+                        target = None
                 if target is not None:
                     out.extend(target)
                     i += size
