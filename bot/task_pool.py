@@ -23,7 +23,7 @@ class TaskPool:
     """
 
     def __init__(self, concurrency: int = 32, max_pending: int = 1000, max_per_key: int = 50,
-                 busy_per_key: int = 5, pace_after: int = 10, pace: float = 0.1) -> None:
+                 busy_per_key: int = 5, pace_after: int = 10, pace: float = 0.25) -> None:
         self.max_pending = max_pending
         # Fairness: one key (one user) never holds more than ``max_per_key`` waiting updates, and once
         # the pool is 80% full, keys that already have ``busy_per_key`` are refused first, so that a
@@ -32,7 +32,8 @@ class TaskPool:
         self.busy_per_key = busy_per_key
         # A key with more than ``pace_after`` updates waiting (a flood: a person's burst, even an album
         # of 10 photos, stays below) has each of its turns start ``pace`` seconds after the previous one,
-        # so that a flooder's turns (each a few database writes) take a small share of the worker.
+        # so that a flooder's turns (each a few database writes) take a small share of the worker
+        # (tests/test_faults_fairness.py; docs/server.md gives the figures).
         self.pace_after = pace_after
         self.pace = pace
         self._sem = asyncio.Semaphore(concurrency)
