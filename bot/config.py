@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     handoff_claim_minutes: int = Field(default=10, ge=1, le=1440)  # unclaimed this long: citizen told, desk gets it
     handoff_idle_minutes: int = Field(default=30, ge=1, le=1440)  # a live chat silent this long is closed
     public_url: str = ""  # the server's public base URL (https://...), for the web console's sign-in links
+    # The web chat for provincial portals (docs/webchat.md): on when WEBCHAT_SECRET is set (signs the session
+    # cookie and the buttons; the same on every worker); WEBCHAT_ORIGINS: the portals allowed to embed it.
+    webchat_secret: str = ""
+    webchat_origins: str = ""  # comma-separated origins, e.g. "https://dichvucong.angiang.gov.vn"
+    webchat_per_minute: int = Field(default=30, ge=1, le=100_000)  # messages per browser session
+    webchat_ip_per_minute: int = Field(default=120, ge=1, le=1_000_000)  # requests per IP address
+    webchat_poll_seconds: float = Field(default=1.0, ge=0.01, le=30.0)  # how often pushed messages are looked for
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -101,6 +108,27 @@ class Settings(BaseSettings):
         if v is not None and not v.is_file():
             raise ValueError(f"file {v} does not exist")
         return v
+
+    @field_validator("webchat_secret", mode="after")
+    @classmethod
+    def _webchat_secret(cls, v: str) -> str:
+        v = v.strip()
+        if v and len(v) < 32:
+            raise ValueError("must be at least 32 characters (e.g. python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
+        return v
+
+    @field_validator("webchat_origins", mode="after")
+    @classmethod
+    def _webchat_origins(cls, v: str) -> str:
+        for origin in (o.strip() for o in v.split(",")):
+            if origin and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return v
+
+    @property
+    def webchat_allowed(self) -> set[str]:
+        return {o.strip().rstrip("/") for o in self.webchat_origins.split(",") if o.strip()}
 
     @property
     def admins(self) -> set[str]:

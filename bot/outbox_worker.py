@@ -58,7 +58,7 @@ def backoff(attempts: int) -> float:
 LEASE = 60.0  # seconds a claim lasts; renewed every LEASE / 4 while the row is in hand
 # Channels whose messages their own process shows (``python -m bot chat`` prints its user's rows after each
 # turn): a worker without a sender for them leaves them alone instead of counting failed attempts.
-SELF_DELIVERED = ("terminal",)
+SELF_DELIVERED = ("terminal", "webchat")  # the web chat: read back by its page (bot/webchat_channel.py)
 
 
 def _skipped(senders: dict[str, Any]) -> tuple[str, ...]:

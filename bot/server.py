@@ -56,6 +56,7 @@ class Runtime:
     telegram: Any = None  # python-telegram-bot Application without an updater
     zalo: Any = None  # ZaloClient
     pool: TaskPool = field(default_factory=TaskPool)
+    channels: list[Any] = field(default_factory=list)  # channels mounted through bot.channel (the web chat...)
     health_probe: Any = None  # the running /healthz database probe (asyncio.Future)
 
 
@@ -232,7 +233,8 @@ async def healthz(request: Request) -> JSONResponse:
         "status": "ok" if healthy else "unhealthy",
         "store": store_state,
         "knowledge": {"entries": entries, "problems": len(services.kb.problems)},
-        "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None},
+        "channels": {"telegram": rt.telegram is not None, "zalo": rt.zalo is not None,
+                     **{c.name: True for c in rt.channels}},
         "background": {"pending": len(rt.pool), "failures": rt.pool.failures,
                        "refused_over_user_share": rt.pool.refused_keys, "paced": rt.pool.paced},
     }
@@ -241,8 +243,9 @@ async def healthz(request: Request) -> JSONResponse:
 
 # --- the application ------------------------------------------------------------
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app; with no settings they are read from the environment (each worker does)."""
+def create_app(settings: Settings | None = None, kb: Any = None) -> Starlette:
+    """The ASGI app; with no settings they are read from the environment (each worker does).
+    ``kb``: an already loaded knowledge base (tests), else loaded from the settings."""
     if settings is None:
         from bot.cli import setup_logging
 
@@ -252,11 +255,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from bot.channel import build_channels
         from bot.runtime import background_jobs
         from handlers.app import build_dispatcher
 
-        rt.dispatcher = await build_dispatcher(settings)
+        rt.dispatcher = await build_dispatcher(settings, kb=kb)
         app.router.routes.extend(_feature_routes(rt.dispatcher.services))
+        rt.channels = build_channels(settings, rt.dispatcher)
+        for channel in rt.channels:  # every channel of bot.channel.CHANNEL_MODULES the settings turn on
+            app.router.routes.extend(channel.routes())
+            await channel.start()
         inbox: asyncio.Task[None] | None = None
         try:
             released = await rt.dispatcher.services.store.release_dead_local()
@@ -274,6 +282,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 inbox.cancel()
                 await asyncio.gather(inbox, return_exceptions=True)
             await _stop_channels(rt)
+            for channel in rt.channels:
+                await channel.stop()
             await rt.dispatcher.services.store.close()
 
     app = Starlette(routes=[

@@ -642,6 +642,19 @@ class Store:
                                             claimed_by=None, claimed_until=None))
             return res.rowcount
 
+    async def outbox_delivered(self, channel: str, chat_id: str, after: int, limit: int = 50,
+                               skip_message_id: str = "") -> list[tuple[int, dict[str, Any]]]:
+        """(id, payload) of the messages sent to one chat after outbox row ``after``, oldest first; for
+        channels whose messages are read back from the outbox (the web chat shows them when the page
+        reconnects). Rows whose platform message id is ``skip_message_id`` (delivered another way) are left out."""
+        q = (select(Outbox.id, Outbox.payload).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
+                                                     Outbox.id > after, Outbox.status == "sent")
+             .order_by(Outbox.id).limit(limit))
+        if skip_message_id:
+            q = q.where(or_(Outbox.platform_message_id.is_(None), Outbox.platform_message_id != skip_message_id))
+        async with self.sessions() as db:
+            return [(row.id, dict(row.payload)) for row in await db.execute(q)]
+
     async def outbox_rows(self) -> list[Outbox]:
         async with self.sessions() as db:
             return list((await db.execute(select(Outbox).order_by(Outbox.id))).scalars())

@@ -88,13 +88,20 @@ async def telegram(settings: Settings, kb: KnowledgeBase, fake_telegram: FakeTel
     await driver.close()
 
 
-@pytest.fixture(params=["terminal", "telegram", "zalo"])
+@pytest.fixture(params=["terminal", "telegram", "zalo", "webchat"])
 async def channel(request: pytest.FixtureRequest, settings: Settings, kb: KnowledgeBase) -> AsyncIterator[object]:
     """Every channel driver in turn, so one scenario test covers all channels."""
     if request.param == "terminal":
         driver = await TerminalDriver(settings, kb).start()
         yield driver
         await driver.close()
+        return
+    if request.param == "webchat":
+        from tests.drivers import WebChatDriver
+
+        wdriver = await WebChatDriver(settings, kb).start()
+        yield wdriver
+        await wdriver.close()
         return
     if request.param == "zalo":
         from tests.drivers import ZaloDriver

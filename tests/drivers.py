@@ -241,3 +241,115 @@ class ZaloDriver:
             await self.client.close()
             self.client = None
         await self.dispatcher.services.store.close()
+
+
+WEBCHAT_SECRET = "test-webchat-secret-0123456789-abcdefghij"
+
+
+class WebChatDriver:
+    """Drives the web chat over real HTTP against the real server app (``bot.server.create_app``, lifespan
+    on) on 127.0.0.1, as the widget does: a cookie session, POST /webchat/message, signed buttons; what the
+    outbox pushed to this session is read back (GET /webchat/messages) after each turn."""
+
+    name = "webchat"
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+        self.settings = settings.model_copy(update={
+            "webchat_secret": WEBCHAT_SECRET, "webchat_poll_seconds": 0.05,
+            "webchat_per_minute": max(settings.webchat_per_minute, 6000),
+            "webchat_ip_per_minute": max(settings.webchat_ip_per_minute, 60000)})
+        self.kb = kb
+        self.last_buttons: list[dict[str, str]] = []
+        self.dispatcher: Dispatcher
+        self.http: Any = None
+        self.base = ""
+        self.after = 0
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._count = 0
+
+    async def start(self) -> "WebChatDriver":
+        import httpx
+        import uvicorn
+
+        from bot.server import create_app
+        from tests.fake_telegram import free_port
+
+        app = create_app(self.settings, kb=self.kb)
+        port = free_port()
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                     lifespan="on"))
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the web server stopped during start-up")
+            await asyncio.sleep(0.01)
+        self.base = f"http://127.0.0.1:{port}"
+        self.dispatcher = app.state.runtime.dispatcher
+        cookies = self.http.cookies if self.http is not None else None
+        if self.http is not None:
+            await self.http.aclose()
+        self.http = httpx.AsyncClient(base_url=self.base, timeout=30, cookies=cookies,
+                                      headers={"Origin": self.base})
+        return self
+
+    def _seen(self, messages: list[dict[str, Any]]) -> list[Seen]:
+        seen = []
+        for m in messages:
+            text = f"{m['title']}\n{m['text']}" if m.get("title") else m["text"]
+            seen.append(Seen(text, [b["label"] for row in m["buttons"] for b in row], m))
+        buttons = [b for m in messages for row in m["buttons"] for b in row]
+        if buttons:
+            self.last_buttons = buttons
+        return seen
+
+    async def post(self, body: dict[str, Any]) -> list[Seen]:
+        self._count += 1
+        r = await self.http.post("/webchat/message", json={"id": f"msg-{self._count:06d}", **body})
+        assert r.status_code == 200, (r.status_code, r.text)
+        return self._seen(r.json()["messages"]) + await self.pushed()
+
+    async def pushed(self) -> list[Seen]:
+        """Messages the outbox pushed to this session since the last look."""
+        r = await self.http.get("/webchat/messages", params={"after": self.after})
+        assert r.status_code == 200, (r.status_code, r.text)
+        messages = r.json()["messages"]
+        if messages:
+            self.after = messages[-1]["id"]
+        return self._seen(messages)
+
+    async def say(self, text: str) -> list[Seen]:
+        return await self.post({"text": text})
+
+    async def press(self, label_part: str) -> list[Seen]:
+        b = self.last_buttons[_find([b["label"] for b in self.last_buttons], label_part)]
+        return await self.post({"action": b["action"], "sig": b["sig"]})
+
+    async def restart(self) -> None:
+        await self._stop_server()
+        await self.start()
+
+    async def _stop_server(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            assert self._task is not None
+            await self._task
+            self._server = None
+
+    async def close(self) -> None:
+        await self._stop_server()
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+
+    async def wait_pushed(self, needle: str, timeout: float = 10.0) -> list[Seen]:
+        """Read pushed messages until one contains ``needle`` (the outbox row may be held a moment)."""
+        seen: list[Seen] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(needle in s.text for s in seen):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no pushed message with {needle!r} in {[s.text[:60] for s in seen]}")
+            seen += await self.pushed()
+            await asyncio.sleep(0.05)
+        return seen

@@ -1,4 +1,4 @@
-"""Complaints through every channel (terminal, Telegram, Zalo): a complaint told in one message, a ward
+"""Complaints through every channel (terminal, Telegram, Zalo, web chat): a complaint told in one message, a ward
 of another province, a rating that reaches the agency; and Zalo staff who act by typing codes."""
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ async def file_one_message(channel: Driver, text: str, answers: list[str]) -> tu
 
 
 async def agency_texts(channel: Driver, chat: dict[str, str], count: int) -> list[str]:
-    """What the agency's chat on this channel received (the outbox rows for the terminal, which sends none)."""
-    if channel.name == "terminal":
+    """What the agency's chat on this channel received (the outbox rows for the terminal, which sends none).
+    A citizen on the web chat has the agency at its terminal desk (agencies work on Telegram, Zalo, the terminal)."""
+    if channel.name in ("terminal", "webchat"):
         rows = await channel.dispatcher.services.store.outbox_rows()
         return [r.payload["text"] for r in rows if r.channel == "terminal" and r.chat_id == chat["terminal"]]
     fake: Any = channel.fake  # type: ignore[attr-defined]
@@ -167,6 +168,9 @@ async def test_rating_and_comment_reach_the_agency(channel: Driver) -> None:
         fake: Any = channel.fake  # type: ignore[attr-defined]
         answer = await arrives(fake, 5001, "điện lực đã thay bóng")
         assert "4/5" in joined(await channel.press_in(5001, answer.action("4"), 5001))  # type: ignore[attr-defined]
+    elif channel.name == "webchat":  # pushed to the page, with its buttons (signed for this session)
+        await channel.wait_pushed("điện lực đã thay bóng")  # type: ignore[attr-defined]
+        assert "4/5" in joined(await channel.press("4"))
     else:
         fake = channel.fake  # type: ignore[attr-defined]
         await arrives(fake, "zalo-user-1", "điện lực đã thay bóng")
