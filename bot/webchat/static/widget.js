@@ -4,7 +4,7 @@
  *   <script src="https://SERVER/webchat/widget.js" data-title="Trợ lý Dịch vụ công" async></script>
  * Optional attributes: data-title, data-position="left|right", data-open="true" (open at load).
  *
- * Every text from the server or the user is put in the page with textContent (never innerHTML);
+ * Every text from the server or the user is put in the page with textContent (never as HTML);
  * links are built as elements from http(s) addresses only.
  */
 (function () {
@@ -26,7 +26,7 @@
   var css = [
     ":host{all:initial}",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif}",
-    ".wrap{position:fixed;bottom:16px;" + (left ? "left" : "right") + ":16px;z-index:2147483000;font-size:18px;line-height:1.45;color:#111}",
+    ".wrap{position:fixed;bottom:16px;" + (left ? "left" : "right") + ":16px;z-index:2147483000;font-size:18px;line-height:1.45;color:#111;display:flex;flex-direction:column;align-items:" + (left ? "flex-start" : "flex-end") + "}",
     ".wrap.big{font-size:22px}",
     "button{font-size:1em;cursor:pointer}",
     "button:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
@@ -151,7 +151,8 @@
       box.appendChild(r);
     });
     log.appendChild(box);
-    log.scrollTop = log.scrollHeight;
+    // a long answer is read from its start: its top comes into view, not its end
+    log.scrollTop = item.me ? log.scrollHeight : Math.max(0, box.offsetTop - log.offsetTop - 8);
     if (save) { remember(item); }
   }
 
