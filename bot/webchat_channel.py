@@ -37,7 +37,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bot.channel import Capabilities
-from bot.outbox_worker import deliver_once, payload_to_reply, send_held
+from bot.outbox_worker import LEASE as OUTBOX_LEASE
+from bot.outbox_worker import deliver_item, payload_to_reply, send_held
 from bot.render import clean_incoming
 from handlers.texts import common as T
 from handlers.texts import webchat as TW
@@ -318,17 +319,26 @@ class WebChatChannel:
 
     # --- pushed messages ------------------------------------------------------------------------------
 
-    async def read_back(self, user: str, after: int) -> list[tuple[int, dict[str, Any]]]:
-        """Deliver this session's due outbox rows (they stay in the table, marked sent), then read every row
-        after ``after`` that the page has not had in an answer."""
+    async def deliver_due(self, user: str) -> list[int]:
+        """Mark this session's due outbox rows delivered (they stay in the table: the row is the message);
+        their ids. Only this session's pending rows are looked at (by the status index)."""
         store = self.dispatcher.services.store
+        marker = {CHANNEL: _Marker()}
+        done: list[int] = []
         try:
-            await deliver_once(store, {CHANNEL: _Marker()}, only=(CHANNEL, user))
-        except Exception:  # read what is already marked; the next round delivers the rest
+            for item in await store.claim_outbox(limit=50, lease=OUTBOX_LEASE, only=(CHANNEL, user)):
+                if await deliver_item(store, marker, item):  # type: ignore[arg-type]
+                    done.append(item.id)
+        except Exception:  # the rows stay pending: the next look delivers them
             log.warning("could not deliver the web chat's outbox rows", exc_info=True)
+        return done
 
-        rows = await store.outbox_delivered(CHANNEL, user, after, skip_message_id=DIRECT)
-        return [(row_id, self.render(user, payload_to_reply(payload))) for row_id, payload in rows]
+    async def read_back(self, user: str, after: int, only: set[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """The messages delivered to this session after outbox row ``after`` (``only``: just those rows), rendered;
+        rows already shown in a message's answer are left out."""
+        rows = await self.dispatcher.services.store.outbox_delivered(CHANNEL, user, after, skip_message_id=DIRECT)
+        return [(row_id, self.render(user, payload_to_reply(payload))) for row_id, payload in rows
+                if only is None or row_id in only]
 
     def _stream_request(self, request: Request) -> tuple[Response | None, str, int, str]:
         """(refusal, user, cursor, origin) of an events/messages request."""
@@ -350,6 +360,7 @@ class WebChatChannel:
         refused, user, cursor, origin = self._stream_request(request)
         if refused is not None:
             return refused
+        await self.deliver_due(user)
         rows = await self.read_back(user, cursor)
         return JSONResponse({"ok": True, "messages": [{"id": i, **m} for i, m in rows]},
                             headers={**self._cors(origin), "Cache-Control": "no-store"})
@@ -363,23 +374,32 @@ class WebChatChannel:
         self.streams[user] = self.streams.get(user, 0) + 1
 
         async def stream() -> AsyncIterator[str]:
-            nonlocal cursor
+            # At the start, every row after the page's cursor (one read); then only the rows this stream marks
+            # delivered (a held row can come after a later one: the page keeps the ids it has shown).
             loop = asyncio.get_running_loop()
             try:
                 yield "retry: 1000\n\n"
+                await self.deliver_due(user)
+                rows = await self.read_back(user, cursor)
+                if not rows and cursor == 0:  # a first visit: later reads start from here
+                    last = await self.dispatcher.services.store.outbox_last_id()
+                    if last:
+                        yield f"id: {last}\nevent: cursor\ndata: {{}}\n\n"
                 end = loop.time() + STREAM_SECONDS
                 quiet_since = loop.time()
-                while loop.time() < end:
-                    rows = await self.read_back(user, cursor)
+                while True:
                     for row_id, msg in rows:
-                        cursor = row_id
                         yield f"id: {row_id}\nevent: message\ndata: {json.dumps(msg, ensure_ascii=False)}\n\n"
                     if rows:
                         quiet_since = loop.time()
                     elif loop.time() - quiet_since > HEARTBEAT_SECONDS:
                         quiet_since = loop.time()
                         yield ": ping\n\n"
+                    if loop.time() >= end:
+                        return
                     await asyncio.sleep(self.poll)
+                    marked = await self.deliver_due(user)
+                    rows = await self.read_back(user, min(marked) - 1, set(marked)) if marked else []
             finally:
                 left = self.streams.get(user, 1) - 1
                 if left > 0:

@@ -655,6 +655,11 @@ class Store:
         async with self.sessions() as db:
             return [(row.id, dict(row.payload)) for row in await db.execute(q)]
 
+    async def outbox_last_id(self) -> int:
+        """The newest outbox row's id (0 when empty)."""
+        async with self.sessions() as db:
+            return int((await db.execute(select(func.max(Outbox.id)))).scalar() or 0)
+
     async def outbox_rows(self) -> list[Outbox]:
         async with self.sessions() as db:
             return list((await db.execute(select(Outbox).order_by(Outbox.id))).scalars())

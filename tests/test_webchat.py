@@ -267,3 +267,28 @@ def test_origins_must_be_origins(origins: str) -> None:
         load_settings(webchat_origins=origins)
     with pytest.raises(ConfigError, match="WEBCHAT_SECRET"):
         load_settings(webchat_secret="short")
+
+
+async def test_a_held_message_that_becomes_due_later_still_arrives(settings: Settings, kb: KnowledgeBase) -> None:
+    """A row held for the direct answer (a tracking code) that falls back to the outbox gets a lower id than a
+    message pushed after it: the open stream still shows it when it becomes due, and a first visit's stream
+    gives the page a cursor so that later reads do not start from the oldest row."""
+    async with server(settings, kb) as (base, rt), client(base) as http:
+        await say(http, "/start")
+        user = (await user_ids(rt))[0]
+        store = rt.dispatcher.services.store
+        await rt.channels[0].push("w-someone-else", Reply.make("Tin của người khác"))
+        async with http.stream("GET", "/webchat/events") as r:  # a first visit: a cursor event, no message
+            lines = []
+            async for line in r.aiter_lines():
+                lines.append(line)
+                if line.startswith("event: "):
+                    break
+        assert lines[-1] == "event: cursor" and any(x.startswith("id: ") for x in lines)
+        async with store.sessions.begin() as db:
+            store.enqueue(db, dedup_key="held-code-1", channel="webchat", chat_id=user,
+                          text="Dạ, mã phản ánh của anh/chị là PAKN-2026-000001 ạ.", hold=0.6)
+        await rt.channels[0].push(user, Reply.make("Tin gửi sau"))
+        got = await _events(http, after=0, want=2)
+        assert [m["text"] for _, m in got] == ["Tin gửi sau", "Dạ, mã phản ánh của anh/chị là PAKN-2026-000001 ạ."]
+        assert got[1][0] < got[0][0]  # the held row's id is the older one

@@ -17,7 +17,7 @@
   var left = script.getAttribute("data-position") === "left";
   var openAtLoad = script.getAttribute("data-open") === "true";
   var MAX = 4000;
-  var KEY_AFTER = "dvc-webchat-after", KEY_LOG = "dvc-webchat-log", KEY_BIG = "dvc-webchat-big";
+  var KEY_AFTER = "dvc-webchat-after", KEY_LOG = "dvc-webchat-log", KEY_BIG = "dvc-webchat-big", KEY_SEEN = "dvc-webchat-seen";
 
   function store(kind) { try { return window[kind]; } catch (e) { return null; } }
   function get(kind, key) { var s = store(kind); try { return s ? s.getItem(key) : null; } catch (e) { return null; } }
@@ -111,6 +111,8 @@
   var transcript = [];
   try { transcript = JSON.parse(get("sessionStorage", KEY_LOG) || "[]") || []; } catch (e) { transcript = []; }
   var after = parseInt(get("localStorage", KEY_AFTER) || "0", 10) || 0;
+  var seen = [];
+  try { seen = JSON.parse(get("localStorage", KEY_SEEN) || "[]") || []; } catch (e) { seen = []; }
   var started = false, source = null;
 
   function remember(item) {
@@ -198,11 +200,20 @@
     source = new EventSource(base + "/events?after=" + after, {withCredentials: true});
     source.addEventListener("message", function (ev) {
       var id = parseInt(ev.lastEventId, 10) || 0;
-      if (id && id <= after) { return; }
+      if (id && seen.indexOf(id) >= 0) { return; }  // shown already (a reconnect sends from an older id)
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
-      if (id) { after = id; put("localStorage", KEY_AFTER, String(id)); }
+      if (id) {
+        seen.push(id);
+        if (seen.length > 200) { seen = seen.slice(-200); }
+        put("localStorage", KEY_SEEN, JSON.stringify(seen));
+        if (id > after) { after = id; put("localStorage", KEY_AFTER, String(id)); }
+      }
       show(m, true);
+    });
+    source.addEventListener("cursor", function (ev) {  // a first visit: nothing older is for this page
+      var id = parseInt(ev.lastEventId, 10) || 0;
+      if (id > after) { after = id; put("localStorage", KEY_AFTER, String(id)); }
     });
     source.onerror = function () {
       if (source && source.readyState === 2) {  // closed for good (refused): try again a little later
