@@ -107,6 +107,11 @@ def _also_reply(ctx: Context, also: tuple[str, str]) -> Reply:
 
 # --- questions ---------------------------------------------------------------------------------
 
+# With a procedure in focus, a question that names another procedure with a specific word the focus does not
+# have (idf at least this many mean idfs: "anh hùng", not "giải quyết xong") is about that other procedure.
+RARE_WORD = 1.4
+
+
 async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     """A knowledge question: pick the entry (the one named, or the one in focus) and answer the aspect asked."""
     result = q.result
@@ -145,6 +150,12 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
             entry_id = named[0].id  # "vậy hộ kinh doanh thì sao": the best of the names given, not the focus
         elif focus.entry_id in near:
             entry_id = focus.entry_id
+        elif aspects and near and matcher.unexplained(focus.entry_id, dialogue.topic_text(q.text), RARE_WORD) >= 1.0:
+            # "mẹ Việt Nam anh hùng được hưởng chế độ gì" on the household-business card: the aspect words are
+            # about another procedure named (not the focus): the official catalogue first, else as with no focus
+            tier = catalogue.respond(ctx, q, False)
+            if tier is not None:
+                return tier
         elif aspects or (dialogue.is_followup(q.text) and named_decision == "none" and result.decision != "answer"):
             entry_id = focus.entry_id
     if not entry_id and not ask_ids:

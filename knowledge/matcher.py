@@ -638,6 +638,17 @@ class Matcher:
                         out[doc] = get(doc, 0.0) + w * weights[k]
         return out
 
+    def unexplained(self, entry_id: str, text: str, rare: float = 0.0) -> float:
+        """The weight of a text's words (idf of single words, in mean idfs) that an entry's index does not
+        hold: how much the text says that is not about that entry. ``rare``: count only words at least that
+        specific (idf in mean idfs), leaving out words many entries share ("giải quyết", "chế độ")."""
+        q = self._query(text)
+        idx = self._doc_index().get(entry_id)
+        floor = rare * self.mean_idf
+        uni = {t: w * self.idf[t] for t, w in q.terms.items() if " " not in t and self.idf[t] >= floor}
+        missing = sum(v for t, v in uni.items() if idx is None or not _has(self.postings.get(t), idx))
+        return missing / self.mean_idf
+
     def is_alias(self, entry_id: str, text: str) -> bool:
         """Whether ``text`` is, word for word, the name or an alias of the entry (content words, folded)."""
         _, folded = _analyze(self.abbreviations, text)
