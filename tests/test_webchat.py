@@ -117,6 +117,11 @@ async def test_the_cookie_is_signed_anonymous_and_keeps_the_conversation(setting
             assert "Giấy tờ cho thủ tục" not in texts(r)
             assert r.headers["set-cookie"].split(";")[0] != f"dvc_webchat={forged}"
         assert len(await user_ids(rt)) == 2
+        # behind the reverse proxy on https: a cross-site cookie, Secure and partitioned by the portal
+        async with client(base) as tls:
+            r = await tls.post("/webchat/session", json={}, headers={"X-Forwarded-Proto": "https"})
+            attrs = [a.strip() for a in r.headers["set-cookie"].split(";")]
+            assert {"HttpOnly", "SameSite=None", "Secure", "Partitioned"} <= set(attrs) and r.json()["new"]
         # the same message id again (a retried request) is handled once
         body = {"id": "retry-0000001", "text": "lệ phí làm hộ chiếu bao nhiêu"}
         first = await http.post("/webchat/message", json=body)

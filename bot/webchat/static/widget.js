@@ -39,7 +39,7 @@
     ".log{flex:1;overflow-y:auto;padding:12px;background:#f4f6fa}",
     ".msg{max-width:92%;margin:0 0 10px;padding:10px 12px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}",
     ".bot{background:#fff;border:1px solid #9aa5b8}",
-    ".me{background:#0b3d91;color:#fff;margin-left:auto}",
+    ".me{background:#0b3d91;color:#fff;margin-left:auto;width:fit-content}",
     ".msg a{color:#0b3d91;text-decoration:underline}",
     ".msg strong{display:block;margin-bottom:4px}",
     ".row{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}",
