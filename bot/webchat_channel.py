@@ -285,7 +285,8 @@ class WebChatChannel:
         assert incoming is not None
         replies = await self.handle(incoming)
         if replies is None:
-            return self._answer(request, {"ok": True, "duplicate": True, "messages": []}, origin, cookie)
+            return self._answer(request, {"ok": True, "duplicate": True, "messages": [], "notice": TW.DUPLICATE},
+                                origin, cookie)
         return self._answer(request, {"ok": True, "messages": [self.render(user, r) for r in replies]}, origin,
                             cookie)
 

@@ -126,7 +126,8 @@ async def test_the_cookie_is_signed_anonymous_and_keeps_the_conversation(setting
         body = {"id": "retry-0000001", "text": "lệ phí làm hộ chiếu bao nhiêu"}
         first = await http.post("/webchat/message", json=body)
         again = await http.post("/webchat/message", json=body)
-        assert first.json()["messages"] and again.json() == {"ok": True, "duplicate": True, "messages": []}
+        assert first.json()["messages"] and again.json() == {"ok": True, "duplicate": True, "messages": [],
+                                                             "notice": TW.DUPLICATE}
 
 
 async def test_forged_buttons_are_refused(settings: Settings, kb: KnowledgeBase) -> None:

@@ -6,3 +6,4 @@ SLOW_DOWN = "Dạ, anh/chị nhắn hơi nhanh ạ. Anh/chị đợi một phút
 BUSY = "Dạ, hệ thống đang bận ạ. Anh/chị đợi một chút rồi gửi lại giúp em nhé."
 PHOTO_LINK = "Ảnh gửi kèm: {url}"
 MEDIA_ELSEWHERE = "(Có một ảnh hoặc tệp gửi kèm, chỉ xem được trên Telegram hoặc Zalo ạ.)"
+DUPLICATE = "Dạ, tin này em đã nhận rồi ạ. Nếu chưa thấy trả lời ở trên, anh/chị gửi lại câu hỏi giúp em nhé."

@@ -180,7 +180,7 @@
     status.textContent = "Đang trả lời…";
     send.disabled = true;
     return post("/message", body, 2).then(function (answer) {
-      status.textContent = "";
+      status.textContent = answer.notice || "";  // e.g. a retried message the server had already answered
       (answer.messages || []).forEach(function (m) { show(m, true); });
       if (!answer.ok && !(answer.messages || []).length) {
         status.textContent = "Chưa gửi được, anh/chị thử lại giúp em ạ.";
