@@ -298,3 +298,20 @@ async def test_a_held_message_that_becomes_due_later_still_arrives(settings: Set
         got = await _events(http, after=0, want=2)
         assert [m["text"] for _, m in got] == ["Tin gửi sau", "Dạ, mã phản ánh của anh/chị là PAKN-2026-000001 ạ."]
         assert got[1][0] < got[0][0]  # the held row's id is the older one
+
+
+async def test_two_workers_share_every_conversation(settings: Settings, kb: KnowledgeBase) -> None:
+    """Two server processes' apps on one database (as behind a load balancer): a button from one worker's answer
+    is pressed on the other, and a message pushed by one reaches the page streaming from the other."""
+    async with server(settings, kb) as (base_a, rt_a), server(settings, kb) as (base_b, _):
+        async with client(base_a) as on_a:
+            r = await say(on_a, "đăng ký khai sinh")
+            giay_to = next(b for row in r.json()["messages"][-1]["buttons"] for b in row if b["label"] == "Giấy tờ")
+            cookies = on_a.cookies
+        async with client(base_b, cookies=cookies) as on_b:
+            r = await on_b.post("/webchat/message", json={"id": "other-worker-1", "action": giay_to["action"],
+                                                          "sig": giay_to["sig"]})
+            assert "Giấy tờ cho thủ tục \"Đăng ký khai sinh\"" in texts(r)
+            await rt_a.channels[0].push((await user_ids(rt_a))[0], Reply.make("Tin từ worker A"))
+            got = await _events(on_b, after=0)
+            assert [m["text"] for _, m in got] == ["Tin từ worker A"]
