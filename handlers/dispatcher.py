@@ -32,6 +32,8 @@ ORDER_WAIT = 5.0  # seconds to wait for an earlier message of the same user held
 LOCK_WAIT = 20.0  # seconds to wait for the conversation lock before answering "busy"
 GROUP_STATE = "@group"  # a state handler registered under this name sees group-chat texts first
 CHOICES_KEY = "_choices"
+NAMED_KEY = "_named_next"  # set during a turn: choices to keep reachable by name after it
+EXTRA_KEY = "_choices_named"  # choices of an earlier screen reachable by name only (not by number)
 RATE_KEY = "_rate"
 ESCAPE_WORDS = {"menu", "huy", "thoat", "ve menu", "quay ve menu", "bat dau lai", "start"}
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -141,6 +143,11 @@ class Dispatcher:
             if not has_words(text):
                 return [Reply.make(T.EMOJI_ONLY)]
             chosen = self._choice_for(session, text)
+            several = _labels_starting(session.data.get(CHOICES_KEY) or [], text) if not chosen else []
+            if several:  # "sửa" before "Sửa nội dung", "Sửa xã/phường"…: those choices, nothing else changes
+                shown = {action for _, action in several}
+                session.data[NAMED_KEY] = [c for c in self._all_choices(session) if c[1] not in shown]
+                return [Reply.make(T.WHICH_OF_THESE, [[Button(label, action)] for label, action in several])]
             if chosen:
                 incoming = _replace(incoming, kind="action", action=chosen, text="")
             else:
@@ -204,20 +211,30 @@ class Dispatcher:
     def _remember_choices(session: SessionState, replies: list[Reply]) -> None:
         """Keep this turn's buttons, numbered across replies, so "2" or a label maps back to them."""
         buttons = [b for reply in replies for b in reply.all_buttons()]
+        named = session.data.pop(NAMED_KEY, None) if replies else None
         if buttons:
             session.data[CHOICES_KEY] = [[b.label, b.action] for b in buttons]
         elif replies:
             session.data.pop(CHOICES_KEY, None)
+        if named:  # the choices of the previous screen not shown again: still reachable by their names
+            session.data[EXTRA_KEY] = named
+        elif replies:
+            session.data.pop(EXTRA_KEY, None)
+
+    @staticmethod
+    def _all_choices(session: SessionState) -> list[list[str]]:
+        return list(session.data.get(CHOICES_KEY) or []) + list(session.data.get(EXTRA_KEY) or [])
 
     @staticmethod
     def _choice_for(session: SessionState, text: str) -> str | None:
-        choices = session.data.get(CHOICES_KEY) or []
+        numbered = session.data.get(CHOICES_KEY) or []
+        choices = Dispatcher._all_choices(session)
         if not choices:
             return None
         m = _NUMBER.match(text)
         if m:
             n = int(m.group(1))
-            return choices[n - 1][1] if 1 <= n <= len(choices) else None
+            return numbered[n - 1][1] if 1 <= n <= len(numbered) else None
         key = fold(text)
         for label, action in choices:
             if key and fold(label) == key:
@@ -227,7 +244,8 @@ class Dispatcher:
             for label, action in choices:
                 if dialogue.families(label) & family:
                     return action
-        return None
+        return _label_start(choices, key)
+
 
     # --- flood control --------------------------------------------------------
 
@@ -249,3 +267,36 @@ def _replace(incoming: Incoming, **changes: str) -> Incoming:
     from dataclasses import replace
 
     return replace(incoming, **changes)
+
+
+# Words around a typed button name that do not change it ("dạ gửi đi ạ", "ok gửi luôn nhé").
+_AROUND_LABEL = frozenset("da vang ok oke a nhe nha di luon gium dum giup em ngay lien voi".split())
+
+
+def _label_start(choices: list[list[str]], key: str) -> str | None:
+    """The one button whose name starts with what was typed, in a word or two ("gửi" -> "Gửi phản ánh",
+    "phí" -> "Phí và thời hạn"); None when none or several do ("sửa" before four "Sửa …")."""
+    found = _starting(choices, key)
+    return found[0][1] if len(found) == 1 else None
+
+
+def _labels_starting(choices: list[list[str]], text: str) -> list[tuple[str, str]]:
+    """The buttons whose names start with what was typed, when there are several."""
+    found = _starting(choices, fold(text))
+    return found if len(found) > 1 else []
+
+
+def _starting(choices: list[list[str]], key: str) -> list[tuple[str, str]]:
+    words = key.split()
+    while words and words[0] in _AROUND_LABEL:
+        words = words[1:]
+    while words and words[-1] in _AROUND_LABEL:
+        words = words[:-1]
+    if not words or len(words) > 2 or len(words[0]) < 2:
+        return []
+    typed = " ".join(words)
+    found: dict[str, str] = {}
+    for label, action in choices:
+        if f"{fold(label)} ".startswith(f"{typed} "):
+            found.setdefault(action, label)
+    return [(label, action) for action, label in found.items()]

@@ -263,3 +263,19 @@ async def test_zalo_non_staff_cannot_act_by_code(zalo: Any) -> None:
     # typed without "/", the same words from a citizen are just a message, not a staff action
     out = joined(await zalo.say_in("stranger", f"trả lời {code} xong rồi nhé", "stranger"))
     assert "đã gửi câu trả lời" not in out
+
+
+async def test_the_send_button_typed_in_words(channel: Driver) -> None:
+    """On a phone without buttons (Zalo) or out of habit, citizens type the button's first word: "dạ gửi đi ạ" sends
+    the summary (it once read "gửi" as a question about sending papers by post); "sửa" alone, which starts four
+    buttons, does not pick one."""
+    seen = await channel.say("đèn đường ở phường Rạch Giá hư cả tháng nay không ai sửa")
+    assert is_summary(seen), joined(seen)
+    which = await channel.say("sửa")
+    labels = [label for s in which for label in s.labels]
+    assert "chọn giúp em một mục" in joined(which) and len(labels) >= 3, joined(which)
+    assert all(label.startswith("Sửa") for label in labels), labels
+    assert not CODE.search(joined(which))
+    done = joined(await channel.say("dạ gửi đi ạ"))  # the summary's send button, still reachable by its name
+    assert CODE.search(done), done
+    assert "bưu chính" not in done

@@ -96,6 +96,7 @@ TOO_LONG = (
     "Anh/chị gõ ngắn gọn việc cần hỏi giúp em nhé."
 )
 NO_TEXT = "Dạ, hiện em chỉ đọc được tin nhắn chữ ạ. Anh/chị gõ câu hỏi giúp em nhé."
+WHICH_OF_THESE = "Dạ, anh/chị chọn giúp em một mục ạ:"
 EMOJI_ONLY = "Dạ 😊 Anh/chị cần em giúp thủ tục gì ạ? Anh/chị gõ câu hỏi bằng chữ giúp em nhé."
 SLOW_DOWN = "Dạ, anh/chị nhắn hơi nhanh, em xin phép trả lời chậm lại một chút ạ. Anh/chị đợi vài giây rồi nhắn tiếp nhé."
 UNKNOWN_BUTTON = "Dạ, lựa chọn này đã cũ hoặc không còn dùng được ạ. Anh/chị chọn lại từ menu giúp em nhé."
