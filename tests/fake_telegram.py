@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 TOKEN = "123456:TESTTOKEN-abcdefghijklmnopqrstuvwxyz"
@@ -73,6 +73,7 @@ class FakeTelegram:
         self.rate_limit_chats: dict[str, list[int]] = {}  # chat id -> [N, retry_after]: next N calls get 429
         self.slow_chats: dict[str, float] = {}  # chat id -> seconds to wait before answering (accepted)
         self.script_chats: dict[str, list[int]] = {}  # chat id -> HTTP statuses for its next calls (200 = accept)
+        self.files: dict[str, bytes] = {}  # file id -> its bytes, for getFile and the file download URL
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._new_update = asyncio.Event()
@@ -87,7 +88,8 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/bot"
 
     async def __aenter__(self) -> "FakeTelegram":
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["POST", "GET"])])
+        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["POST", "GET"]),
+                                Route("/file/bot{token}/{path:path}", self._download, methods=["GET"])])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
@@ -198,6 +200,24 @@ class FakeTelegram:
         if kind == "photo":
             return {"photo": [{"file_id": ref, "file_unique_id": ref[-32:], "width": 800, "height": 600}]}
         return {"document": {"file_id": ref, "file_unique_id": ref[-32:]}}
+
+    async def _m_getFile(self, params: dict[str, Any]) -> JSONResponse:
+        """Like the Bot API: a known file id gets a path to download it from; another one is refused."""
+        ref = str(params.get("file_id") or "")
+        if ref not in self.files:
+            return JSONResponse({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                status_code=400)
+        return JSONResponse({"ok": True, "result": {"file_id": ref, "file_unique_id": ref[-32:],
+                                                    "file_size": len(self.files[ref]), "file_path": f"photos/{ref}.jpg"}})
+
+    async def _download(self, request: Request) -> Response:
+        if request.path_params["token"] != TOKEN:
+            return Response(status_code=401)
+        path = request.path_params["path"]
+        ref = path.removeprefix("photos/").removesuffix(".jpg")
+        if ref not in self.files:
+            return Response(status_code=404)
+        return Response(self.files[ref], media_type="image/jpeg")
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> JSONResponse:
         return await self._send_file(params, "photo")

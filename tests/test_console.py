@@ -322,7 +322,13 @@ async def test_photos_and_place_are_shown_to_those_who_may_see_them(
     assert f'src="/console/complaints/{c.id}/media/1"' in page and 'alt="Ảnh 1 người dân gửi kèm phản ánh' in page
     assert "Biên nhận &lt;b&gt;số 2&lt;/b&gt;" in page and "Vị trí người dân gửi: 10.38631, 105.43512" in page
     assert (await clients["tp"].get(f"/console/complaints/{c.id}/media/1")).status_code == 403
-    # the fake Bot API has no files to give: shown as missing, not an error page
+    # the photo itself, fetched through the Bot API (getFile, then the file URL) for those who may see it
+    srv.fake.files["AgAC-file-id"] = b"\xff\xd8\xff\xe0 a photo of a receipt"
+    photo = await clients["lx"].get(f"/console/complaints/{c.id}/media/1")
+    assert photo.status_code == 200 and photo.content == srv.fake.files["AgAC-file-id"], photo.status_code
+    assert photo.headers["content-type"].startswith("image/") and "private" in photo.headers.get("cache-control", "")
+    # a file the platform no longer gives: shown as missing, not an error page
+    del srv.fake.files["AgAC-file-id"]
     assert (await clients["lx"].get(f"/console/complaints/{c.id}/media/1")).status_code == 404
     assert (await clients["lx"].get(f"/console/complaints/{c.id}/media/2")).status_code == 404  # a pin is no file
     async with httpx.AsyncClient(base_url=srv.base) as anon:
