@@ -43,11 +43,21 @@ async def menu_notes(ctx: Context) -> list[Reply]:
     return notes
 
 
+async def menu_leads(ctx: Context) -> list[Reply]:
+    """Replies features put above the menu: what "menu" just ended, whose choices must keep their numbers
+    (a live chat left by "menu" asks its rating 1-5: typing "1" then rates, it does not pick the menu's 1)."""
+    leads: list[Reply] = []
+    for lead in ctx.services.extras.get("menu_leads", []):
+        leads.extend(await lead(ctx))
+    return leads
+
+
 @router.command("start")
 async def start(ctx: Context, _: str) -> list[Reply]:
     ctx.session.state = ""
     clear_focus(ctx)
-    return [menu_reply(T.GREETING.format(bot_name=T.BOT_NAME)), *await menu_notes(ctx)]
+    leads = await menu_leads(ctx)
+    return [*leads, menu_reply(T.GREETING.format(bot_name=T.BOT_NAME)), *await menu_notes(ctx)]
 
 
 @router.command("menu")
@@ -61,7 +71,8 @@ async def menu(ctx: Context, arg: str) -> list[Reply]:
         return await handoff(ctx, "menu")
     ctx.session.state = ""
     clear_focus(ctx)
-    return [menu_reply(), *await menu_notes(ctx)]
+    leads = await menu_leads(ctx)
+    return [*leads, menu_reply(), *await menu_notes(ctx)]
 
 
 @router.command("help")

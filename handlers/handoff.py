@@ -63,6 +63,7 @@ async def setup(services: Services) -> None:
     services.extras["handoff_repo"] = HandoffRepo(services.store)
     services.extras["handoff"] = request
     services.extras.setdefault("group_hooks", []).append(on_group_text)
+    services.extras.setdefault("menu_leads", []).append(menu_lead)
     services.extras.setdefault("menu_notes", []).append(menu_note)
     services.extras.setdefault("jobs", []).append((timer_job, JOB_INTERVAL))
     services.extras.setdefault("stats_notes", []).append(stats_note)
@@ -418,12 +419,25 @@ async def _end_by_citizen(ctx: Context, t: HandoffTicket, left: bool = False) ->
         return []
     text = (T.LEFT_BY_MENU if left else T.ENDED_BY_CITIZEN).format(name=t.claimed_name or t.target_name)
     if res.claimed_by:
-        return [Reply.make(f"{text}\n{T.ASK_RATING}", [*_rating_buttons(t.id), _menu_row()])]
+        rows = _rating_buttons(t.id) if left else [*_rating_buttons(t.id), _menu_row()]  # left: the menu follows
+        return [Reply.make(f"{text}\n{T.ASK_RATING}", rows)]
     return [Reply.make(T.CANCELLED, [_menu_row()])]
 
 
+async def menu_lead(ctx: Context) -> list[Reply]:
+    """"menu" leaves a live chat at any time: it ends, the helper is told, and the rating (1-5) comes above
+    the menu so that its numbers stay 1-5 on Zalo and the terminal."""
+    tid = ctx.session.data.get("handoff_id")
+    if not isinstance(tid, int):
+        return []
+    t = await repo(ctx).get(tid)
+    if t is None or t.status != "live":
+        return []
+    return await _end_by_citizen(ctx, t, left=True)
+
+
 async def menu_note(ctx: Context) -> list[Reply]:
-    """"menu" leaves a live chat at any time: it ends, and the helper is told."""
+    """Under the menu: a request still waiting is named, with the way to cancel it."""
     tid = ctx.session.data.get("handoff_id")
     if not isinstance(tid, int):
         return []
@@ -432,7 +446,7 @@ async def menu_note(ctx: Context) -> list[Reply]:
         ctx.session.data.pop("handoff_id", None)
         return []
     if t.status == "live":
-        return await _end_by_citizen(ctx, t, left=True)
+        return []
     # (when someone takes it, the citizen is put back into the chat: HandoffRepo.claim)
     return [Reply.make(T.ALREADY_OPEN.format(code=t.code), [[Button(T.BTN_CANCEL, f"handoff:cancel:{t.id}")]])]
 

@@ -223,3 +223,19 @@ async def test_the_card_names_a_recent_complaint_code(terminal: TerminalDriver) 
     await terminal.say("Long Xuyên")
     text = (await card_rows(terminal))[0].payload["text"]
     assert f"┃ Phản ánh gần nhất: {c.code}" in text
+
+
+async def test_zalo_citizen_leaving_by_menu_rates_by_typing_the_number(zalo: ZaloDriver) -> None:
+    """"menu" in a live chat ends it and asks the rating: on Zalo (numbered choices) typing "1" must rate 1,
+    not open the menu's first item; the menu's items follow the rating's five numbers."""
+    fake, citizen, team = zalo.fake, zalo.chat_id, "-team-lx"
+    await zalo.say("gặp người thật")
+    assert "em đang báo" in joined(await zalo.say("phuong long xuyen"))
+    await fake.wait_for(team, 1)
+    await zalo.say_in(team, "/nhan HT1", "helper-z")
+    await _until(lambda: any("đã nhận và sẽ trò chuyện" in s.text for s in fake.to(citizen)))
+    left = joined(await zalo.say("menu"))
+    assert left.index("rời cuộc trò chuyện") < left.index("cần em giúp việc gì")
+    assert "1/5" in joined(await zalo.say("1"))
+    t = await zalo.dispatcher.services.extras["handoff_repo"].get(1)
+    assert (t.status, t.closed_by, t.rating) == ("closed", "citizen", 1)
