@@ -29,7 +29,7 @@ from handlers.handoff_directory import HandoffDirectory, Target, desks_of, load_
 from handlers.router import Router
 from handlers.texts import handoff as T
 from handlers.types import Attachment, Button, Reply
-from knowledge.communes import get_commune, match_commune
+from knowledge.communes import commune_in_address, get_commune, match_commune
 from knowledge.normalize import fold
 from storage.complaints import Message
 from storage.handoff_models import OPEN_TICKET_STATUSES, HandoffTicket
@@ -141,7 +141,10 @@ async def _commune_text(ctx: Context) -> list[Reply] | None:
         return None
     agencies = ctx.services.extras.get("agencies")
     province = ctx.settings.default_province or (agencies.province if agencies is not None else "")
-    found = match_commune(typed, province)
+    # "tôi ở phường Châu Đốc", "5 Trần Hưng Đạo, phường Châu Đốc": the commune inside a sentence or an address
+    found = match_commune(typed, province) or commune_in_address(clean_text(ctx.text, 200), province)
+    if not found and ctx.kb.matcher.match(typed).help_kind == "human":
+        return _ask_commune(ctx, T.ASK_COMMUNE_AGAIN)  # "gặp người thật" again: the question, not "no such commune"
     if not found:
         return _ask_commune(ctx, T.COMMUNE_NOT_FOUND.format(text=typed))
     if len(found) == 1:

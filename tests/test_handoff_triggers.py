@@ -239,3 +239,18 @@ async def test_zalo_citizen_leaving_by_menu_rates_by_typing_the_number(zalo: Zal
     assert "1/5" in joined(await zalo.say("1"))
     t = await zalo.dispatcher.services.extras["handoff_repo"].get(1)
     assert (t.status, t.closed_by, t.rating) == ("closed", "citizen", 1)
+
+
+async def test_the_commune_said_in_a_sentence_or_an_address_and_the_request_repeated(terminal: TerminalDriver) -> None:
+    """An old citizen answers "xã, phường nào?" in a sentence, repeats the request, or gives the address."""
+    await terminal.say("gặp người thật")
+    again = joined(await terminal.say("cho tôi nói chuyện với cán bộ"))
+    assert "chưa tìm thấy" not in again and "xã, phường nào" in again
+    told = joined(await terminal.say("dạ tôi ở phường Long Xuyên"))
+    assert "em đang báo cho Tổ công nghệ số cộng đồng phường Long Xuyên" in told
+    assert {r.chat_id for r in await card_rows(terminal)} == {"-team-lx", "team-lx"}  # one card to each chat
+    assert "đã huỷ" in joined(await terminal.say("Kết thúc"))
+    second = TerminalDriver(terminal.settings, terminal.kb, user="citizen-2")
+    second.dispatcher = terminal.dispatcher
+    await second.say("tôi không biết làm")
+    assert "em đang báo" in joined(await second.say("số 12 Trần Hưng Đạo, phường Long Xuyên"))

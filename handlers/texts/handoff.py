@@ -17,6 +17,10 @@ ASK_COMMUNE = (
     "Dạ, để báo đúng tổ hỗ trợ gần anh/chị, anh/chị đang ở xã, phường nào ạ?\n"
     "Gõ tên, có dấu hay không dấu đều được, ví dụ \"phường Long Xuyên\"."
 )
+ASK_COMMUNE_AGAIN = (
+    "Dạ, em đang tìm người hỗ trợ cho anh/chị đây ạ.\n"
+    "Anh/chị cho em biết đang ở xã, phường nào, ví dụ \"phường Long Xuyên\", hoặc bấm \"Bỏ qua\"."
+)
 PICK_COMMUNE = "Dạ, anh/chị chọn đúng xã/phường giúp em ạ:"
 COMMUNE_NOT_FOUND = (
     "Dạ, em chưa tìm thấy xã/phường \"{text}\" ạ.\n"
