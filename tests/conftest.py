@@ -7,6 +7,7 @@ database-backed tests on PostgreSQL as well as on SQLite; ``.ci/run`` starts a s
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,8 +39,8 @@ def kb() -> KnowledgeBase:
     return KnowledgeBase.from_dir(BUNDLED_DIR)
 
 
-async def _fresh_pg_database() -> str:
-    """Create an empty database on the test server and return its URL."""
+async def _fresh_pg_database(template: str | None = None) -> str:
+    """Create a database on the test server (empty, or a copy of ``template``) and return its URL."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -48,18 +49,68 @@ async def _fresh_pg_database() -> str:
     conn = await asyncpg.connect(user=base.username, password=base.password, host=base.host,
                                  port=base.port or 5432, database=base.database or "postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh empty database: an SQLite file, or a new PostgreSQL database."""
-    if request.param == "postgres":
+# Migrated templates, built once per run: a test's database is a copy (a file copy for SQLite,
+# CREATE DATABASE ... TEMPLATE for PostgreSQL) instead of running every Alembic migration again.
+_TEMPLATES: dict[str, str] = {}
+
+
+async def _migrate(url: str) -> None:
+    from storage.store import Store
+
+    store = Store.from_url(url)
+    try:
+        await store.create_schema()
+    finally:
+        await store.close()  # no connection may stay open on a PostgreSQL template
+
+
+async def _migrated_template(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend not in _TEMPLATES:
+        if backend == "postgres":
+            from sqlalchemy.engine import make_url
+
+            url = await _fresh_pg_database()
+            await _migrate(url)
+            _TEMPLATES[backend] = make_url(url).database or ""
+        else:
+            path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+            await _migrate(f"sqlite+aiosqlite:///{path}")
+            _TEMPLATES[backend] = str(path)
+    return _TEMPLATES[backend]
+
+
+async def _empty_database(backend: str, tmp_path: Path) -> str:
+    if backend == "postgres":
         return await _fresh_pg_database()
     return f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                       tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh database at the latest schema: an SQLite file, or a new PostgreSQL database.
+
+    It is a copy of a template migrated once per run, so starting the bot on it finds nothing to
+    migrate; the migrations themselves are tested on ``empty_database_url`` (tests/test_migrations.py).
+    """
+    template = await _migrated_template(request.param, tmp_path_factory)
+    if request.param == "postgres":
+        return await _fresh_pg_database(template)
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database (no tables): an SQLite file, or a new PostgreSQL database."""
+    return await _empty_database(request.param, tmp_path)
 
 
 @pytest.fixture

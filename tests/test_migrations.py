@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -10,6 +11,12 @@ from bot.config import Settings
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Base
 from storage.store import Store
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """Here the database starts empty (no tables): the migrations build all of it."""
+    return empty_database_url
 
 
 def _diff(connection) -> list:  # type: ignore[no-untyped-def]
@@ -35,5 +42,13 @@ async def test_store_create_schema_runs_the_migrations(settings: Settings) -> No
     try:
         await store.create_schema()
         assert await current_revision(store.engine) == head_revision()
+    finally:
+        await store.close()
+
+
+async def test_the_migrations_start_from_an_empty_database(settings: Settings) -> None:
+    store = Store.from_url(settings.database_url)
+    try:
+        assert await current_revision(store.engine) is None
     finally:
         await store.close()
