@@ -227,9 +227,11 @@ def _cards(services: Services, t: HandoffTicket, target: Target, heading: str) -
     return [_msg(ch, chat, "\n".join(lines), "card", buttons) for ch, chat in target.chats]
 
 
-def _contacts(d: HandoffDirectory, code: str, short: str, why: str) -> str:
-    """The honest "nobody can take it now" answer: where to go, when, and whom to call."""
-    lines = [why, T.NOT_PASSED, T.CONTACT_HEAD]
+def _contacts(d: HandoffDirectory, code: str, short: str, why: str, passed_to: str = "") -> str:
+    """The honest "nobody can take it now" answer: where to go, when, and whom to call.
+
+    ``passed_to``: the team or desk the request did reach (nobody took it), else it was passed to nobody."""
+    lines = [why, T.NOT_TAKEN.format(target=passed_to) if passed_to else T.NOT_PASSED, T.CONTACT_HEAD]
     desk = d.desk_for(code, short)
     if desk is not None:
         lines.append(T.CONTACT_DESK.format(name=desk.name, address=desk.address) if desk.address
@@ -739,7 +741,8 @@ async def check_timers(services: Services) -> tuple[int, int, int]:
             continue
 
         def render_expired(t: HandoffTicket, old: Target | None = old) -> list[Message]:
-            text = _contacts(d, t.commune_code, t.commune.partition(",")[0], T.EXPIRED_CITIZEN)
+            text = _contacts(d, t.commune_code, t.commune.partition(",")[0], T.EXPIRED_CITIZEN,
+                             t.target_name or T.UNKNOWN)
             out = [_citizen(t, text, "expired", [[Button(T.BTN_MENU, "menu")]])]
             note = T.STAFF_EXPIRED.format(code=t.code)
             out += [_msg(ch, chat, note, "expired") for ch, chat in (old.chats if old else ())]

@@ -57,6 +57,8 @@ CONTACT_GENERIC_DESK = "• Đến Bộ phận Một cửa của UBND xã/phư�
 CONTACT_TEAM = "• Nhờ Tổ công nghệ số cộng đồng ở thôn, tổ dân phố hướng dẫn trên điện thoại."
 CONTACT_NATIONAL = "• Gọi tổng đài Cổng Dịch vụ công quốc gia: 18001096 (miễn phí)."
 NOT_PASSED = "Em chưa chuyển được yêu cầu cho ai, nên anh/chị liên hệ trực tiếp giúp em ạ."
+# The card went to the team's chat but nobody took it in time: it was passed on, so never NOT_PASSED.
+NOT_TAKEN = "{target} chưa có ai rảnh để nhận, nên anh/chị liên hệ trực tiếp giúp em ạ."
 
 # --- citizen: live chat ---------------------------------------------------------------
 CLAIMED = (
@@ -86,7 +88,7 @@ CAPTION_FROM_CITIZEN = "👤 {code}"
 
 # --- queue: where the citizen stands while several wait (told when it changes, spaced out) ---------
 QUEUE_NOW = "Dạ, trước anh/chị còn {n} người đang chờ {target} ạ."
-QUEUE_NEXT = "Dạ, anh/chị là người tiếp theo, {target} sẽ nhận ngay khi có người rảnh ạ."
+QUEUE_NEXT = "Dạ, anh/chị là người tiếp theo đang chờ {target} ạ. Chưa có ai nhận."
 
 # --- time -----------------------------------------------------------------------------
 ESCALATED_CITIZEN = (
