@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Container
 
 import yaml
 
@@ -19,6 +20,22 @@ class Limit:
     phrases: Phrases
     where: str
     always: bool = False  # the phrase alone settles it, whatever else the text names
+    words: frozenset[str] = frozenset()  # the folded words of its phrases ("ngan", "hang", "tiet", "kiem", …)
+    pairs: frozenset[str] = frozenset()  # their adjacent word pairs ("ngan hang")
+
+    def strip(self, rest: str, known_pairs: Container[str] = ()) -> str:
+        """A text (folded) without the words of this topic's phrases: what it names besides the topic. A word that
+        makes a known pair with a neighbour outside the topic's own pairs stays ("sổ" of "sổ đỏ")."""
+        words = rest.split()
+        kept = []
+        for i, w in enumerate(words):
+            if w in self.words:
+                near = [f"{words[i - 1]} {w}"] if i else []
+                near += [f"{w} {words[i + 1]}"] if i + 1 < len(words) else []
+                if not any(p in known_pairs and p not in self.pairs for p in near):
+                    continue
+            kept.append(w)
+        return " ".join(kept)
 
 
 @lru_cache(maxsize=4)
@@ -28,8 +45,12 @@ def load_limits(path: Path | None = None) -> tuple[Limit, ...]:
     for item in data:
         if not isinstance(item, dict) or not item.get("id") or not item.get("phrases") or not item.get("where"):
             raise ValueError(f"{path or LIMITS_FILE}: each limit needs id, phrases and where")
-        out.append(Limit(str(item["id"]), Phrases.of([str(p) for p in item["phrases"]]), str(item["where"]).strip(),
-                         bool(item.get("always"))))
+        phrases = [str(p) for p in item["phrases"]]
+        folded = [Text.of(p).plain().split() for p in phrases]
+        words = frozenset(w for f in folded for w in f)
+        pairs = frozenset(f"{a} {b}" for f in folded for a, b in zip(f, f[1:]))
+        out.append(Limit(str(item["id"]), Phrases.of(phrases), str(item["where"]).strip(), bool(item.get("always")),
+                         words, pairs))
     return tuple(out)
 
 

@@ -696,7 +696,9 @@ class Matcher:
         found = find_limit(text)
         if found is not None:
             topic, rest = found
-            if topic.always or self.decide(self._ranked(rest, within or text)) != "answer":  # nothing else named
+            if (topic.always or self.decide(self._ranked(rest, within or text)) != "answer"
+                    or self.decide(self._ranked(topic.strip(rest, self.idf), within or text)) != "answer"):
+                # nothing else named (its own words left over, "mất … ngân hàng", do not name a procedure)
                 return MatchResult(text, folded, "unknown", [], "none", wants_guide=intent.wants_guide, limit=topic.id)
         ranked = self._ranked(text, within)
         decision = self.decide(ranked)
