@@ -222,9 +222,23 @@ def _cards(services: Services, t: HandoffTicket, target: Target, heading: str) -
              T.CARD_PHONE.format(value=t.phone) if t.phone else T.CARD_NO_PHONE]
     if t.summary:
         lines += ["", T.CARD_SUMMARY, *("┃ " + line if line else "┃" for line in t.summary.split("\n"))]
-    lines += ["", T.CARD_HOWTO.format(code=t.code)]
     buttons = [[Button(T.BTN_CLAIM, f"handoff:claim:{t.id}")]]
-    return [_msg(ch, chat, "\n".join(lines), "card", buttons) for ch, chat in target.chats]
+    return [_msg(ch, chat, "\n".join([*lines, "", _howto(ch, t.code)]), "card", buttons if _tappable(ch) else None)
+            for ch, chat in target.chats]
+
+
+def _tappable(channel: str) -> bool:
+    """Staff can press buttons and reply to the bot's messages in groups (Telegram); elsewhere they type commands
+    (a numbered "1. Nhận" in a Zalo group cannot be chosen: numbers are remembered for private chats only)."""
+    return channel == "telegram"
+
+
+def _howto(channel: str, code: str) -> str:
+    return (T.CARD_HOWTO if _tappable(channel) else T.CARD_HOWTO_TYPED).format(code=code)
+
+
+def _claimed_note(channel: str, name: str, code: str) -> str:
+    return (T.STAFF_CLAIMED if _tappable(channel) else T.STAFF_CLAIMED_TYPED).format(name=name, code=code)
 
 
 def _contacts(d: HandoffDirectory, code: str, short: str, why: str, passed_to: str = "") -> str:
@@ -530,8 +544,8 @@ async def claim(ctx: Context, t: HandoffTicket) -> list[Reply]:
     def render(t: HandoffTicket) -> list[Message]:
         out = [_citizen(t, T.CLAIMED.format(name=t.claimed_name, target=t.target_name), "claimed",
                         [[Button(T.BTN_END, f"handoff:end:{t.id}")]])]
-        note = T.STAFF_CLAIMED.format(name=t.claimed_name, code=t.code)
-        out += [_msg(ch, chat, note, "taken") for ch, chat in (target.chats if target else ()) if (ch, chat) != here]
+        out += [_msg(ch, chat, _claimed_note(ch, t.claimed_name, t.code), "taken")
+                for ch, chat in (target.chats if target else ()) if (ch, chat) != here]
         return out
 
     res = await repo(ctx).claim(t.id, actor(ctx), name, f"{here[0]}:{here[1]}", render)
@@ -540,7 +554,7 @@ async def claim(ctx: Context, t: HandoffTicket) -> list[Reply]:
         return [_taken(fresh or t)]
     log.info("handoff %s claimed", t.id)
     ctx.session.state = f"handoff:staff:{t.id}"
-    return [Reply.make(T.STAFF_CLAIMED.format(name=name, code=t.code))]
+    return [Reply.make(_claimed_note(here[0], name, t.code))]
 
 
 def _taken(t: HandoffTicket) -> Reply:

@@ -113,11 +113,17 @@ CARD_HOWTO = (
     "Bấm \"Nhận\" (hoặc gõ /nhan {code}) để trò chuyện với người dân qua bot. "
     "Trả lời tin này, nhắn riêng cho bot, hoặc gõ /traloi {code} nội dung. Xong thì gõ /ketthuc {code}."
 )
+# Zalo (and the terminal) have no buttons and no replies in groups: typed commands only.
+CARD_HOWTO_TYPED = (
+    "Gõ /nhan {code} để nhận và trò chuyện với người dân qua bot. "
+    "Sau đó nhắn riêng cho bot, hoặc gõ /traloi {code} nội dung. Xong thì gõ /ketthuc {code}."
+)
 REASONS = {"menu": "bấm \"Gặp người hỗ trợ\"", "asked": "xin gặp người thật", "not_found": "không tìm được câu trả lời",
            "stuck": "bị vướng khi làm hướng dẫn"}
 CHANNELS = {"telegram": "Telegram", "zalo": "Zalo", "terminal": "thử nghiệm"}
 UNKNOWN = "(chưa rõ)"
 STAFF_CLAIMED = "✅ {name} đã nhận {code}. Nhắn riêng cho bot hoặc trả lời tin này để trò chuyện với người dân."
+STAFF_CLAIMED_TYPED = "✅ {name} đã nhận {code}. Nhắn riêng cho bot hoặc gõ /traloi {code} nội dung để trò chuyện với người dân."
 STAFF_TAKEN = "Dạ, {code} đã được {name} nhận rồi ạ."
 STAFF_CLOSED_ALREADY = "Dạ, {code} đã kết thúc rồi ạ."
 STAFF_NOT_FOUND = "Dạ, không tìm thấy yêu cầu này ạ. Gõ đúng mã, ví dụ /nhan HT12."
