@@ -40,7 +40,8 @@ ALREADY_OPEN = "Dạ, yêu cầu gặp người hỗ trợ của anh/chị ({cod
 ALREADY_LIVE = "Dạ, anh/chị đang trò chuyện với {name} ({target}) ạ. Anh/chị cứ nhắn tiếp tại đây."
 ASK_PHONE = "Dạ, anh/chị gõ số điện thoại để người hỗ trợ gọi lại khi cần (ví dụ 0912345678) ạ. Số chỉ gửi cho tổ hỗ trợ."
 PHONE_BAD = "Dạ, số này chưa đúng ạ (10 hoặc 11 chữ số, bắt đầu bằng 0). Anh/chị gõ lại giúp em."
-PHONE_SAVED = "Dạ, em đã gửi số {phone} cho {target} ạ."
+# Stored on the ticket and queued for the team's chat: not yet "sent" until that chat accepted it.
+PHONE_SAVED = "Dạ, em đã ghi số {phone} và đang báo cho {target} ạ."
 STAFF_PHONE = "{code}: người dân để lại số điện thoại {phone}."
 CANCELLED = "Dạ, em đã huỷ yêu cầu gặp người hỗ trợ ạ."
 
