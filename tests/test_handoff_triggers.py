@@ -245,6 +245,7 @@ async def test_zalo_citizen_leaving_by_menu_rates_by_typing_the_number(zalo: Zal
     await _until(lambda: any("đã nhận và sẽ trò chuyện" in s.text for s in fake.to(citizen)))
     left = joined(await zalo.say("menu"))
     assert left.index("rời cuộc trò chuyện") < left.index("cần em giúp việc gì")
+    assert "em đang báo cho người hỗ trợ" in left  # the note is queued for the helper's chat, not yet delivered
     assert "1/5" in joined(await zalo.say("1"))
     t = await zalo.dispatcher.services.extras["handoff_repo"].get(1)
     assert (t.status, t.closed_by, t.rating) == ("closed", "citizen", 1)
