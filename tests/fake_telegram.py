@@ -100,6 +100,7 @@ class FakeTelegram:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None and self._task is not None
         self._server.should_exit = True
+        self._new_update.set()  # a pending long poll answers now: the server does not wait out its timeout
         await self._task
 
     # --- the API --------------------------------------------------------------
@@ -139,7 +140,7 @@ class FakeTelegram:
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), 1.0)
         while True:
             ready = [u for u in self.updates if u["update_id"] >= offset]
-            if ready or time.monotonic() >= deadline:
+            if ready or time.monotonic() >= deadline or (self._server is not None and self._server.should_exit):
                 return JSONResponse({"ok": True, "result": ready[:100]})
             self._new_update.clear()
             try:
