@@ -597,9 +597,10 @@ def consult(catalogue: Catalogue | None, text: str, decision: str, best_score: f
         return None  # the row is a case of a curated topic ("thai sản ... khi vợ sinh con"): the curated entry
     if decision == "answer":
         clearly = found[0].score >= ANSWER_SCORE and found[0].score >= rival + OVERRIDE_MARGIN
-        if verdict != "answer" or best_score >= OVERRIDE_BELOW or not (clearly or _decisive(catalogue, text, found[0],
-                                                                                              curated, rival)):
+        if verdict != "answer":
             return None
+        if not (clearly and best_score < OVERRIDE_BELOW) and not _decisive(catalogue, text, found[0], curated, rival):
+            return None  # (a rare word of the question that only the row names decides even over a good curated score)
     elif decision == "ask":
         if verdict != "answer" or found[0].score < rival + ASK_OVER_MARGIN:
             return None  # both unsure, or a curated name fits as well: the curated choices stay

@@ -104,6 +104,14 @@ def _reading(kb: KnowledgeBase, text: str):  # type: ignore[no-untyped-def]
                    looks_out_of_scope(r.normalized))
 
 
+def test_a_rare_word_only_the_row_names_decides_over_a_good_curated_score(kb: KnowledgeBase) -> None:
+    """"karaoke": the household-business entry scores well on "giấy phép kinh doanh", but only the karaoke licence
+    names the word that matters; a question the curated entry fully explains keeps it."""
+    reading = _reading(kb, "xin giấy phép kinh doanh karaoke")
+    assert reading is not None and reading.decision == "answer" and reading.matches[0].entry.code == "1.001029"
+    assert _reading(kb, "đăng ký hộ kinh doanh cần giấy tờ gì") is None
+
+
 def _answered(kb: KnowledgeBase, path: Path) -> tuple[int, int, int]:
     """(answered with the right code, the right code on the card or among the choices, questions)."""
     cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
