@@ -267,6 +267,8 @@ async def test_silent_live_chat_is_closed_with_a_note_to_both(telegram: Telegram
     team = await telegram.fake.wait_for(TEAM_CHAT, 3)
     assert team[-1].text == "HT1 đã lâu không có tin nhắn nên được đóng lại."
     await until(lambda: any("lâu không có tin nhắn" in s.text and "1" in s.labels for s in telegram.fake.to(CITIZEN)))
+    # no "bấm Gặp người hỗ trợ": that message's buttons are the rating; typing the words works on every channel
+    assert any('gõ "gặp người hỗ trợ"' in s.text for s in telegram.fake.to(CITIZEN))
 
 
 async def test_queue_position_and_figures(telegram: TelegramDriver) -> None:

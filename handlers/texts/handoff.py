@@ -69,7 +69,7 @@ CLAIMED = (
 FROM_STAFF = "💬 {name}: {text}"
 ENDED_BY_CITIZEN = "Dạ, em đã kết thúc cuộc trò chuyện với {name} ạ."
 ENDED_BY_STAFF = "Dạ, {name} đã kết thúc cuộc trò chuyện ạ."
-ENDED_IDLE = "Dạ, cuộc trò chuyện đã lâu không có tin nhắn nên em xin kết thúc ạ. Cần thêm, anh/chị bấm \"Gặp người hỗ trợ\"."
+ENDED_IDLE = "Dạ, cuộc trò chuyện đã lâu không có tin nhắn nên em xin kết thúc ạ.\nCần thêm, anh/chị gõ \"gặp người hỗ trợ\" ạ."
 LEFT_BY_MENU = "Dạ, anh/chị đã rời cuộc trò chuyện với {name}, em đang báo cho người hỗ trợ ạ."
 ASK_RATING = "Anh/chị thấy sự hỗ trợ vừa rồi thế nào ạ? (1 = chưa tốt, 5 = rất tốt)"
 RATED = "Dạ, em cảm ơn anh/chị đã đánh giá {n}/5 ạ."
