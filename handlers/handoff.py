@@ -45,7 +45,8 @@ CODES_DAYS = 30  # a dossier followed or a complaint filed this recently is name
 JOB_INTERVAL = 30.0  # seconds between checks of unclaimed and silent tickets
 QUEUE_SPACING = dt.timedelta(minutes=2)  # a waiting citizen hears of a new place in the queue at most this often
 CAPTION_MAX = 800
-END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "xong roi", "cam on, ket thuc"}
+# Only "kết thúc" ends a chat: "xong rồi" is what a citizen answers when a step the helper asked for is done.
+END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "cam on, ket thuc"}
 CHOICES_KEY = "_choices"  # the dispatcher's numbered choices (cleared while a person is talking)
 COMMUNE_KEY = "home_commune"  # {"code", "name"} remembered once asked
 

@@ -97,6 +97,8 @@ async def test_terminal_staff_as_a_second_user(terminal: TerminalDriver) -> None
     assert "không có trong tổ" not in await staff("/nhan HT1")
     assert (await d.services.extras["handoff_repo"].get(1)).status == "live"
     assert await terminal.say("cháu cần làm khai sinh") == []
+    assert await terminal.say("Xong rồi") == []  # a step done, told to the helper: the chat goes on
+    assert (await d.services.extras["handoff_repo"].get(1)).status == "live"
     assert await staff("Dạ chị gửi ảnh giấy chứng sinh nhé") == ""  # a private line goes to the citizen
     rows = [r for r in await d.services.store.outbox_rows() if r.chat_id == "citizen-1"]
     assert rows[-1].payload["text"].endswith("Dạ chị gửi ảnh giấy chứng sinh nhé")
