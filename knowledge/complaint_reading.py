@@ -47,6 +47,7 @@ class Signals(BaseModel):
     not_strong: list[str] = []
     misconduct: list[str]
     problem: list[str]
+    grievance: list[str] = []
     question: list[str]
 
 
@@ -73,6 +74,8 @@ class Topics:
     misconduct: re.Pattern[str]
     problem: re.Pattern[str]
     question: re.Pattern[str]
+    grievance: re.Pattern[str] = re.compile(r"(?!x)x")
+    actor: re.Pattern[str] = re.compile(r"(?!x)x")  # the official topic's words naming a person, not a conduct
 
     def get(self, key: str) -> Topic | None:
         return next((t for t in self.topics if t.key == key), None)
@@ -129,7 +132,9 @@ def read_topics(path: Path) -> Topics:
     s = data.signals
     return Topics(tuple(data.topics), ordered, _pattern(s.strong), _pattern(s.persist), _pattern(s.not_strong), _pattern(s.misconduct),
                   _pattern(s.problem),
-                  _pattern(s.question))
+                  _pattern(s.question), _pattern(s.grievance),
+                  _pattern([w for t in data.topics if t.key == "official" for w in t.words
+                            if not _pattern(s.misconduct).fullmatch(_key(w))]))
 
 
 # --- what a message says ---------------------------------------------------------------------
@@ -170,12 +175,15 @@ def topic_scores(text: str, topics: Topics | None = None) -> dict[str, float]:
 def pick_topic(text: str, scores: dict[str, int], dossier_code: str, topics: Topics) -> str:
     """The topic the message is most about; "" when it names none."""
     folded = f" {fold(expand(text))} "
-    if scores.get("official") and topics.misconduct.search(folded):
+    if scores.get("official") and topics.misconduct.search(folded) and topics.actor.search(folded):
         return "official"  # a complaint about an official's conduct, whatever else it names
     if dossier_code:
         return "dossier"
     local = {k: v for k, v in scores.items() if topics.group_of(k) == "local"}
     service = {k: v for k, v in scores.items() if topics.group_of(k) == "service"}
+    other = scores.get("other", 0)
+    if other and other > max([*local.values(), *service.values(), 0]):
+        return "other"  # a public thing no other topic names (clean water, a leaning tree, stray dogs)
     if local and (not service or max(local.values()) >= max(service.values())):
         order = [t.key for t in topics.topics]
         return max(local, key=lambda k: (local[k], -order.index(k)))
@@ -197,15 +205,24 @@ def read_complaint(text: str, *, province: str = "", kb: KnowledgeBase | None = 
     r.topic = pick_topic(text, scores, r.dossier_code, topics)
     unforced = topics.not_strong.sub(" ", folded)
     r.strong = bool(topics.strong.search(unforced))
-    r.question = "?" in text or bool(topics.question.search(folded)) or bool(_YES_NO.search(folded))
-    problem = bool(topics.problem.search(folded) or topics.persist.search(folded))
+    # grievances ("vô lý", "bắt phải", "bực quá") are told, not asked: with two, or one and several problems
+    # ("lỗi hoài không vào được … khổ quá"), a question word is rhetorical ("quy định ở đâu vậy")
+    grievances = len(topics.grievance.findall(folded))
+    problems = len(topics.problem.findall(folded)) + len(topics.persist.findall(folded)) + len(_CANNOT.findall(folded))
+    r.question = (grievances < 2 and not (grievances and problems >= 2)) and (
+        "?" in text or bool(topics.question.search(folded)) or bool(_YES_NO.search(folded)))
+    problem = bool(topics.problem.search(folded) or topics.persist.search(folded) or _CANNOT.search(folded)
+                   or _ELAPSED.search(folded))
     group = topics.group_of(r.topic)
     if group == "local":
         r.complaint = r.strong or (problem and not r.question) or (not r.question and scores.get(r.topic, 0) >= 2)
     elif group == "service":
         conduct = r.topic == "official" and bool(topics.misconduct.search(folded))
-        fault = r.topic in ("portal", "dossier") and problem and not r.question and scores.get(r.topic, 0) >= 2
+        fault = not r.question and (problem or grievances) and (
+            scores.get(r.topic, 0) >= 2 or grievances)
         r.complaint = r.strong or conduct or fault
+    elif group == "other":
+        r.complaint = r.strong or (problem and not r.question)
     found = find_commune(text, province)
     if found:
         r.commune_text, r.communes = found
@@ -214,11 +231,19 @@ def read_complaint(text: str, *, province: str = "", kb: KnowledgeBase | None = 
         r.procedure_id = _procedure(text, kb)
         if r.procedure_id and not r.topic:
             r.topic = "procedure"
+            r.complaint = r.strong or (not r.question and (grievances >= 1 and problem or grievances >= 2))
+    if not r.topic and (r.strong or (problem and not r.question and grievances)):
+        # a problem clearly told, about something no topic names: "other", routed like any report
+        r.topic, r.complaint = "other", True
     r.spot = find_spot(text)
     r.when = find_when(text)
     return r
 
 
+# "không gửi được", "ko vô nổi": something cannot be done
+_CANNOT = re.compile(r"(?<!\w)(?:khong|ko|k|chang|cha)(?: \w+){1,3} (?:duoc|noi)(?!\w)(?! khong)")
+# "gần 3 tháng", "2 tuần nay", "cả năm": a wait or a nuisance that has lasted
+_ELAPSED = re.compile(r"(?<!\w)(?:\d+|hai|ba|bon|nam|muoi|may|ca) (?:ngay|tuan|thang|nam)(?: nay| roi| troi| chua| van)")
 _YES_NO = re.compile(r"(?<!\w)(?:co|duoc)(?!\w).*(?<!\w)(?:khong|ko|k|chua)(?: a| vay| ha| nhi)?\s*$")
 
 
