@@ -210,7 +210,9 @@ async def test_run_polls_zalo_and_telegram_at_once(tmp_path: Path, fakes: tuple[
     assert "Traceback" not in bot.output()
 
 
-async def test_serve_with_two_workers(tmp_path: Path, database_url: str, fakes: tuple[FakeTelegram, FakeZalo]) -> None:
+async def test_serve_with_two_workers(tmp_path: Path, empty_database_url: str,
+                                      fakes: tuple[FakeTelegram, FakeZalo]) -> None:
+    database_url = empty_database_url  # both workers start on an empty database: they migrate it one after the other
     if os.environ.get("TEST_DATABASE_URL_PG") and database_url.startswith("sqlite"):
         pytest.skip("several workers run on PostgreSQL in production; tested there")
     tg, zalo = fakes
