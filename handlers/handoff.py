@@ -47,6 +47,8 @@ QUEUE_SPACING = dt.timedelta(minutes=2)  # a waiting citizen hears of a new plac
 CAPTION_MAX = 800
 # Only "kết thúc" ends a chat: "xong rồi" is what a citizen answers when a step the helper asked for is done.
 END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "cam on, ket thuc"}
+POLITE_HEAD = {"da", "vang", "thoi", "cho", "em", "toi", "xin", "chau", "con"}  # "dạ kết thúc", "thôi cho tôi kết thúc"
+POLITE_TAIL = {"a", "nhe", "nha", "di", "luon", "chau", "em"}  # "kết thúc ạ", "… nhé"
 CHOICES_KEY = "_choices"  # the dispatcher's numbered choices (cleared while a person is talking)
 COMMUNE_KEY = "home_commune"  # {"code", "name"} remembered once asked
 
@@ -68,6 +70,18 @@ async def setup(services: Services) -> None:
     services.extras.setdefault("menu_notes", []).append(menu_note)
     services.extras.setdefault("jobs", []).append((timer_job, JOB_INTERVAL))
     services.extras.setdefault("stats_notes", []).append(stats_note)
+
+
+def _is_end(text: str) -> bool:
+    """ "Kết thúc", said as a person says it: "dạ kết thúc ạ", "thôi kết thúc nhé", "Kết thúc." """
+    words = fold(text).replace(".", " ").replace("!", " ").replace(",", " ").split()
+    if words[:2] == ["cam", "on"]:  # "cảm ơn, kết thúc"
+        words = words[2:]
+    while words and words[0] in POLITE_HEAD:
+        words = words[1:]
+    while words and words[-1] in POLITE_TAIL:
+        words = words[:-1]
+    return " ".join(words) in END_WORDS or fold(text) in END_WORDS
 
 
 def repo(ctx: Context | Services) -> HandoffRepo:
@@ -293,7 +307,7 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         ctx.session.data.pop("handoff_id", None)
         return None
     if t.status == "waiting":
-        if ctx.incoming.kind == "text" and fold(ctx.text) in END_WORDS:
+        if ctx.incoming.kind == "text" and _is_end(ctx.text):
             return await _end_by_citizen(ctx, t)  # "Kết thúc" before anyone took it: the request is cancelled
         return None  # the assistant answers as usual; the way back says it is still waiting (see resume)
     ctx.session.data.pop(CHOICES_KEY, None)  # a person is talking: "1" is a message, not a menu choice
@@ -302,7 +316,7 @@ async def on_state(ctx: Context) -> list[Reply] | None:
         return await _citizen_file(ctx, t)
     if ctx.incoming.kind != "text":
         return []
-    if fold(ctx.text) in END_WORDS:
+    if _is_end(ctx.text):
         return await _end_by_citizen(ctx, t)
     text = clean_text(ctx.text, TEXT_MAX)
     res = await repo(ctx).relay(t.id, "citizen", text, _update_key(ctx), lambda t: _to_staff(t, text))
@@ -626,7 +640,7 @@ async def _staff_private(ctx: Context, tid_text: str) -> list[Reply] | None:
     if kind != "text":
         att = incoming_file(ctx)
         return await staff_say(ctx, t, "", att) if att is not None else [Reply.make(T.STAFF_USAGE)]
-    if fold(ctx.text) in END_WORDS:
+    if _is_end(ctx.text):
         return await _end_by_staff(ctx, t)
     return await staff_say(ctx, t, ctx.text)
 
@@ -646,7 +660,7 @@ async def on_group_text(ctx: Context) -> list[Reply] | None:
         if tid is not None:
             t = await repo(ctx).get(tid)
             if t is not None:
-                if fold(inc.text) in END_WORDS:
+                if _is_end(inc.text):
                     return await _end_by_staff(ctx, t)
                 return await staff_say(ctx, t, inc.text)
     targets = directory(ctx).of_chat(inc.channel, inc.chat_id)

@@ -279,3 +279,18 @@ async def test_a_zalo_card_asks_for_typed_commands_not_a_button_nobody_can_press
     assert "Bấm" not in card and "Gõ 1" not in card and "Trả lời tin này" not in card
     taken = joined(await zalo.say_in(team, "/nhan HT1", "helper-z"))
     assert "gõ /traloi HT1 nội dung" in taken and "trả lời tin này" not in taken
+
+
+async def test_the_citizen_ends_the_chat_saying_it_politely(terminal: TerminalDriver) -> None:
+    """"Dạ kết thúc ạ", "Cảm ơn cháu, kết thúc nhé" end the chat as "Kết thúc" does; "kết thúc hồ sơ" is a message."""
+    d = terminal.dispatcher
+    for n, words in enumerate(["Dạ kết thúc ạ", "Cảm ơn cháu, kết thúc nhé"], start=1):
+        await terminal.say("gặp người thật")
+        if n == 1:
+            await terminal.say("phường Long Xuyên")
+        await d.handle(to_incoming(f"/nhan HT{n}", "helper-t"))
+        assert await terminal.say("bước kết thúc hồ sơ là gì") == []  # relayed to the helper
+        ended = joined(await terminal.say(words))
+        assert "em đã kết thúc cuộc trò chuyện" in ended and "1 = chưa tốt" in ended
+        t = await d.services.extras["handoff_repo"].get(n)
+        assert (t.status, t.closed_by) == ("closed", "citizen")
