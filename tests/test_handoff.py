@@ -242,7 +242,7 @@ async def test_unclaimed_goes_to_the_province_desk_then_expires_honestly(telegra
     t = await services.extras["handoff_repo"].get(1)
     assert t.status == "expired"
     await until(lambda: any("rất tiếc" in s.text for s in telegram.fake.to(CITIZEN)))
-    expired = [s.text for s in telegram.fake.to(CITIZEN) if "rất tiếc" in s.text][0]
+    expired = next(s.text for s in telegram.fake.to(CITIZEN) if "rất tiếc" in s.text)
     assert "chưa chuyển được yêu cầu cho ai" not in expired  # it was passed on, twice: nobody took it
     assert "Trung tâm Phục vụ hành chính công tỉnh An Giang chưa có ai rảnh để nhận" in expired
     late = await telegram.press_in(DESK_CHAT, desk_card.action("Nhận"), HELPER_A)
