@@ -49,7 +49,9 @@ CAPTION_MAX = 800
 END_WORDS = {"ket thuc", "ketthuc", "/ketthuc", "ket thuc tro chuyen", "cam on, ket thuc"}
 POLITE_HEAD = {"da", "vang", "thoi", "cho", "em", "toi", "xin", "chau", "con"}  # "dạ kết thúc", "thôi cho tôi kết thúc"
 POLITE_TAIL = {"a", "nhe", "nha", "di", "luon", "chau", "em"}  # "kết thúc ạ", "… nhé"
+NUMBERED_CHANNELS = {"zalo", "terminal"}  # buttons are numbered text; a pushed message's become the typed choices
 CHOICES_KEY = "_choices"  # the dispatcher's numbered choices (cleared while a person is talking)
+EXTRA_KEY = "_choices_named"  # the dispatcher's earlier choices reachable by name
 COMMUNE_KEY = "home_commune"  # {"code", "name"} remembered once asked
 
 
@@ -557,13 +559,16 @@ async def claim(ctx: Context, t: HandoffTicket) -> list[Reply]:
     target = directory(ctx).get(t.target_key)
 
     def render(t: HandoffTicket) -> list[Message]:
-        out = [_citizen(t, T.CLAIMED.format(name=t.claimed_name, target=t.target_name), "claimed",
-                        [[Button(T.BTN_END, f"handoff:end:{t.id}")]])]
+        # On Zalo and the terminal a pushed button becomes the numbered choice "1": the citizen's first answer
+        # "1" to the helper would end the chat. There the text says to type "Kết thúc".
+        end = [] if t.channel in NUMBERED_CHANNELS else [[Button(T.BTN_END, f"handoff:end:{t.id}")]]
+        out = [_citizen(t, T.CLAIMED.format(name=t.claimed_name, target=t.target_name), "claimed", end)]
         out += [_msg(ch, chat, _claimed_note(ch, t.claimed_name, t.code), "taken")
                 for ch, chat in (target.chats if target else ()) if (ch, chat) != here]
         return out
 
-    res = await repo(ctx).claim(t.id, actor(ctx), name, f"{here[0]}:{here[1]}", render)
+    res = await repo(ctx).claim(t.id, actor(ctx), name, f"{here[0]}:{here[1]}", render,
+                                forget=(CHOICES_KEY, EXTRA_KEY))
     if isinstance(res, str):
         fresh = await repo(ctx).get(t.id)
         return [_taken(fresh or t)]

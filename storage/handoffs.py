@@ -60,8 +60,8 @@ class HandoffRepo:
             self._enqueue(db, t, "new", render(t))
             return t
 
-    async def claim(self, ticket_id: int, actor: str, name: str, staff_chat: str, render: Render
-                    ) -> HandoffTicket | str:
+    async def claim(self, ticket_id: int, actor: str, name: str, staff_chat: str, render: Render,
+                    forget: tuple[str, ...] = ()) -> HandoffTicket | str:
         """Take a waiting ticket: one UPDATE decides; the loser gets "status:live" (see ``get`` for who)."""
         now = self.store.now()
         async with self.store.sessions.begin() as db:
@@ -80,6 +80,12 @@ class HandoffRepo:
             await db.execute(update(ConversationSession).where(ConversationSession.user_id == t.user_id,
                                                                ConversationSession.state == "")
                              .values(state=f"handoff:{t.id}"))
+            # ``forget``: the citizen's session data keys to drop (the numbered choices of the last screen,
+            # so that "1" typed to the helper is a message, not that screen's first button)
+            row = (await db.execute(select(ConversationSession).where(ConversationSession.user_id == t.user_id))
+                   ).scalar_one_or_none()
+            if row is not None and isinstance(row.data, dict) and any(k in row.data for k in forget):
+                row.data = {k: v for k, v in row.data.items() if k not in forget}
             self._enqueue(db, t, "claimed", render(t))
             return t
 

@@ -294,3 +294,19 @@ async def test_the_citizen_ends_the_chat_saying_it_politely(terminal: TerminalDr
         assert "em đã kết thúc cuộc trò chuyện" in ended and "1 = chưa tốt" in ended
         t = await d.services.extras["handoff_repo"].get(n)
         assert (t.status, t.closed_by) == ("closed", "citizen")
+
+
+async def test_on_zalo_the_citizens_first_answer_1_goes_to_the_helper(zalo: ZaloDriver) -> None:
+    """The helper asks "bác chọn 1 hay 2?": the citizen's "1" is a message, not the pushed "1. Kết thúc"."""
+    fake, team, citizen = zalo.fake, "-team-lx", zalo.chat_id
+    await zalo.say("gặp người thật")
+    await zalo.say("phuong long xuyen")
+    await fake.wait_for(team, 1)
+    await zalo.say_in(team, "/nhan HT1", "helper-z")
+    await _until(lambda: any("đã nhận và sẽ trò chuyện" in s.text for s in fake.to(citizen)))
+    assert 'gõ "Kết thúc"' in [s.text for s in fake.to(citizen) if "đã nhận" in s.text][0]
+    await zalo.say_in("helper-z", "Bác chọn 1 hay 2 ạ?", "helper-z")  # the helper's private chat with the bot
+    await _until(lambda: any("chọn 1 hay 2" in s.text for s in fake.to(citizen)))
+    assert await zalo.say("1") == []
+    await _until(lambda: any(s.text == "👤 HT1: 1" for s in fake.to(team)))  # where the helper took it
+    assert (await zalo.dispatcher.services.extras["handoff_repo"].get(1)).status == "live"
