@@ -251,8 +251,9 @@ def measure(kind: str, size: int, dev: Path) -> dict:
                 m.forget()  # each message from cold: only the reuse within one message counts
                 dialogue.forget()
                 dialogue.families(q)
-                asked = read_question(m, q).text  # the clause that asks (handlers.conversation reads it so)
-                named_topic(m, asked)
+                read = read_question(m, q)  # the clause that asks (handlers.conversation reads it so)
+                asked = read.text
+                named_topic(m, asked, read.context)
                 dialogue.is_followup(asked)
                 dialogue.is_general(asked)
 

@@ -129,7 +129,7 @@ async def _answer(ctx: Context, q: Question, router: Router) -> list[Reply]:
     named: list[Candidate] = []
     named_decision = "none"
     if focus is not None or result.decision != "answer":  # is a procedure named apart from the aspect words?
-        named, named_decision = named_topic(matcher, q.text)
+        named, named_decision = named_topic(matcher, q.text, q.context)
     entry_id = ""
     ask_ids: list[str] = []
     if focus is not None:

@@ -591,9 +591,6 @@ class Matcher:
         if within:  # a part of a message already searched: its best entries, re-ranked fewer
             scores = self._retrieve_within(q, within)
             ranked = self._score(q, scores, WITHIN_DEPTH)[:limit]
-            pool = self._memo.get(("pool", within))
-            if pool is not None and ("pool", text) not in self._memo:  # the part's own parts: among the same
-                self._remember(("pool", text), pool)
         else:
             scores = self._retrieve(q)
             self._remember(("pool", text), nlargest(POOL_DEPTH, scores, key=scores.__getitem__))

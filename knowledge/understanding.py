@@ -26,6 +26,7 @@ class Question:
     aspects: list[str]
     also: tuple[str, str] | None = None  # a second question: (entry id, aspect)
     guide: bool = False  # the message (any clause of it) asks to be guided through submitting online
+    context: str = ""  # the message whose best entries the clause in ``text`` was read among ("": the whole index)
 
 
 def read_question(matcher: Matcher, text: str) -> Question:
@@ -86,6 +87,7 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
     else:
         return Question(text, whole, dialogue.aspects(text))
     i, part, r = first
+    context = within
     asp = dialogue.aspects(part)
     if not asp:  # "…khai sinh cho thằng bé. Vậy bà phải mang theo những giấy tờ gì?" / "cần gì để làm hộ chiếu"
         named_elsewhere = {x[0] for x in answered if x[0] != i}
@@ -99,7 +101,7 @@ def _read(matcher: Matcher, text: str, whole: MatchResult) -> Question:
         also_part = second[1]
         also_asp = [] if dialogue.is_general(also_part) else dialogue.aspects(also_part)
         also = (second[2].matches[0].id, also_asp[0] if also_asp else "")
-    return Question(part, r, asp, also)
+    return Question(part, r, asp, also, context=context)
 
 
 def _asked_aspects(parts: list[str]) -> list[str]:
@@ -120,7 +122,7 @@ def understand(matcher: Matcher, text: str) -> MatchResult:
     r = q.result
     if (r.intent in ("procedure", "unknown") and r.decision != "answer" and not r.limit
             and not looks_out_of_scope(r.normalized)):
-        named, decision = named_topic(matcher, q.text)
+        named, decision = named_topic(matcher, q.text, q.context)
         only_aspect = not [w for w in dialogue.topic_text(q.text).split() if w not in FILLER]
         if decision == "answer" and not only_aspect:
             r = MatchResult(r.query, r.normalized, "procedure", named[:3], "answer", wants_guide=r.wants_guide)
@@ -136,15 +138,18 @@ FILLER = frozenset(dialogue.folded(
     "nội ngoại người nhà số tải mới cũ của về ở tại từ trong một nếu muốn").split())
 
 
-def named_topic(matcher: Matcher, text: str) -> tuple[list[Candidate], str]:
-    """Candidates for the procedure the message names (aspect and follow-up words removed), and a decision."""
+def named_topic(matcher: Matcher, text: str, context: str = "") -> tuple[list[Candidate], str]:
+    """Candidates for the procedure the message names (aspect and follow-up words removed), and a decision.
+
+    ``context``: the message a clause in ``text`` was read in, among whose best entries the clause was matched
+    (``Question.context``): its name is searched there too, not over the whole index again."""
     topic = dialogue.topic_text(text)
     if not topic:
         return [], "none"
     if topic == dialogue.plain_words(text):  # nothing removed but politeness: the message's own ranking
         found = matcher.search(text, RERANK_DEPTH)[:5]  # (the whole message's search, remembered)
     else:
-        found = matcher.search_within(topic, text, 5)  # the topic's words are the message's, fewer
+        found = matcher.search_within(topic, context or text, 5)  # the topic's words are the message's, fewer
     found = prefer_exact(matcher, topic, found)
     return found, matcher.decide(found)
 
