@@ -223,7 +223,10 @@ class Dispatcher:
 
     @staticmethod
     def _all_choices(session: SessionState) -> list[list[str]]:
-        return list(session.data.get(CHOICES_KEY) or []) + list(session.data.get(EXTRA_KEY) or [])
+        """The screen's choices, then the earlier screen's still reachable by name (none once the screen's
+        choices were cleared: a person talking, a flow that dropped them)."""
+        numbered = list(session.data.get(CHOICES_KEY) or [])
+        return numbered + list(session.data.get(EXTRA_KEY) or []) if numbered else []
 
     @staticmethod
     def _choice_for(session: SessionState, text: str) -> str | None:
