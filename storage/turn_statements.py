@@ -95,4 +95,4 @@ class TurnStatements:
         # SQLAlchemy sends such an "executemany" with RETURNING as multi-row statements.
         self.record_updates = self.record_update.returning(_processed.c.channel, _processed.c.update_key)
         self.take_locks = self.take_lock.returning(_locks.c.key)
-        self.add_pendings = self.add_pending.returning(_pending.c.id, _pending.c.conversation)
+        self.add_pendings = self.add_pending.returning(_pending.c.id, _pending.c.conversation, _pending.c.seq)

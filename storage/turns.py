@@ -240,12 +240,12 @@ async def start_many(store: "Store", conn: AsyncConnection, items: list[tuple[Tu
     held = {id(t) for t, _ in holding}
     waiting = [t for t, _ in live if id(t) not in held and t.seq is not None and t.pending_id is None]
     if waiting:
-        ids: dict[str, list[int]] = {}
-        for pid, conversation in await conn.execute(sql.add_pendings, [
+        ids: dict[tuple[str, int], list[int]] = {}
+        for pid, conversation, seq in await conn.execute(sql.add_pendings, [
                 {"conversation": t.conversation, "seq": t.seq, "created_at": now} for t in waiting]):
-            ids.setdefault(conversation, []).append(pid)
-        for turn in waiting:  # rows of one conversation in one batch: any order will do, each gets one id
-            turn.pending_id = ids[turn.conversation].pop()
+            ids.setdefault((conversation, seq), []).append(pid)
+        for turn in waiting:  # each its own row (the one with its platform order): an earlier update is then
+            turn.pending_id = ids[(turn.conversation, turn.seq)].pop()  # never taken for the update's own row
     # 5. load the users (created on first contact) and their sessions
     if holding:
         await load_sessions(store, conn, holding, now)
